@@ -1,0 +1,331 @@
+"""Reading checkpoint files safely and turning lifter checkpoints into ready models.
+
+One entry point, :func:`load_lifter`, takes a registry name or a path and returns a
+model in eval mode. It accepts the official files unchanged (STCFormer's raw
+state_dict, PoseFormerV2's ``{'model_pos': {'module.…'}}``, plain state_dicts),
+infers the architecture from the tensors, and fails with one clear line that names
+the file and what it looks like instead.
+"""
+from __future__ import annotations
+
+import logging
+import pickle
+import re
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .errors import CheckpointError
+from .registry import (
+    FAMILIES,
+    LifterConfig,
+    LifterEntry,
+    LifterModel,
+    build_lifter,
+    close_matches,
+    config_to_dict,
+    lifter_entries,
+)
+
+log = logging.getLogger(__name__)
+
+# numpy objects that training frameworks leave in checkpoint metadata (MMPose's 'meta').
+# They only rebuild arrays and scalars, so weights_only loading may construct them; the
+# legacy 'numpy.core' names are how files written with numpy 1.x refer to them.
+_NUMPY_SAFE_GLOBALS: list[Any] = [
+    np.ndarray,
+    np.dtype,
+    np._core.multiarray._reconstruct,
+    np._core.multiarray.scalar,
+    (np._core.multiarray._reconstruct, "numpy.core.multiarray._reconstruct"),
+    (np._core.multiarray.scalar, "numpy.core.multiarray.scalar"),
+    *(getattr(np.dtypes, name) for name in np.dtypes.__all__ if name.endswith("DType")),
+]
+
+# Tell-tale keys of checkpoints people pass by mistake, with what to say about them.
+_FOREIGN_KINDS = (
+    (re.compile(r"^(backbone\.)?stage4\.|^(head\.)?final_layer\."), "an HRNet 2D keypoint checkpoint, not a lifter"),
+    (re.compile(r"^model\.\d+\.(conv|cv\d)"), "a YOLO detector checkpoint, not a lifter"),
+)
+
+
+def read_checkpoint(path: str | Path) -> Any:
+    """``torch.load`` a file on the CPU with ``weights_only=True``.
+
+    Numpy arrays and scalars in metadata are allowed; any other Python object is
+    refused rather than unpickled. Raises :class:`CheckpointError` with one line.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} does not exist")
+    size = path.stat().st_size
+    if size == 0:
+        raise CheckpointError(f"checkpoint {path} is empty (0 bytes): an interrupted download? Delete it and fetch it again")
+    try:
+        with torch.serialization.safe_globals(_NUMPY_SAFE_GLOBALS), warnings.catch_warnings():
+            # torch warns about pickle protocols it handles fine; the user cannot act on it.
+            warnings.simplefilter("ignore", UserWarning)
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        found = re.search(r"GLOBAL ([\w.]+)", str(e))
+        what = f" ({found.group(1)})" if found else ""
+        raise CheckpointError(
+            f"checkpoint {path} holds pickled Python objects{what} that safe loading refuses: "
+            "it is not a plain weights file (a whole-model or YOLO save?); we never unpickle arbitrary code"
+        ) from None
+    except Exception as e:  # noqa: BLE001 - torch.load raises arbitrary types (IndexError, KeyError...) on garbage
+        text = str(e)
+        if "central directory" in text or isinstance(e, EOFError) or "unexpected EOF" in text:
+            reason = f"is truncated or corrupt ({size} bytes): an interrupted download? Delete it and fetch it again"
+        else:
+            reason = f"is not a PyTorch checkpoint ({type(e).__name__}: {text.splitlines()[0][:120] if text else 'unreadable'})"
+        raise CheckpointError(f"checkpoint {path} {reason}") from None
+
+
+def unwrap_state_dict(obj: Any, path: str | Path) -> dict[str, torch.Tensor]:
+    """The tensors of a checkpoint, whatever wrapper the training code saved them in.
+
+    Accepts a raw state_dict, ``{'model_pos': ...}`` (PoseFormerV2), ``{'state_dict': ...}``
+    (MMPose) or ``{'model': ...}``; strips ``nn.DataParallel``'s ``module.`` prefix.
+    """
+    if isinstance(obj, dict):
+        for key in ("model_pos", "state_dict", "model"):
+            if isinstance(obj.get(key), dict):
+                obj = obj[key]
+                break
+    if not isinstance(obj, dict) or not obj:
+        raise CheckpointError(f"checkpoint {path} holds no state_dict (found {type(obj).__name__})")
+    not_tensors = [k for k, v in obj.items() if not isinstance(v, torch.Tensor)]
+    if not_tensors:
+        raise CheckpointError(
+            f"checkpoint {path} is not a state_dict: entries such as {not_tensors[:3]} are not tensors"
+        )
+    if all(k.startswith("module.") for k in obj):
+        obj = {k[len("module."):]: v for k, v in obj.items()}
+    return dict(obj)
+
+
+def identify_family(state_dict: dict[str, torch.Tensor], path: str | Path) -> str:
+    """``'stcformer'`` or ``'poseformerv2'`` from tell-tale keys; a clear error for anything else."""
+    if "pose_emb.weight" in state_dict and "regress_head.weight" in state_dict:
+        return "stcformer"
+    if "Freq_embedding.weight" in state_dict and "Joint_embedding.weight" in state_dict:
+        return "poseformerv2"
+    keys = list(state_dict)
+    for pattern, what in _FOREIGN_KINDS:
+        if any(pattern.search(k) for k in keys):
+            raise CheckpointError(f"checkpoint {path} is {what}")
+    raise CheckpointError(
+        f"checkpoint {path} is not an STCFormer or PoseFormerV2 checkpoint (first keys: {', '.join(keys[:3])})"
+    )
+
+
+def _count_blocks(state_dict: dict[str, torch.Tensor], prefix: str) -> int:
+    found = {int(m.group(1)) for k in state_dict if (m := re.match(re.escape(prefix) + r"(\d+)\.", k))}
+    return max(found) + 1 if found else 0
+
+
+def _shape(state_dict: dict[str, torch.Tensor], key: str, path: str | Path) -> tuple[int, ...]:
+    if key not in state_dict:
+        raise CheckpointError(f"checkpoint {path} lacks '{key}', which its architecture needs")
+    return tuple(state_dict[key].shape)
+
+
+def infer_architecture(family: str, state_dict: dict[str, torch.Tensor], path: str | Path) -> dict[str, Any]:
+    """Every config field the tensors determine (all but the window length, and
+    PoseFormerV2's head count, which no tensor shape reveals)."""
+    sd = state_dict
+    if family == "stcformer":
+        d_hid = _shape(sd, "pose_emb.weight", path)[0]
+        head_dim = _shape(sd, "stcformer.stc_block.0.stc_att.emb.weight", path)[1]
+        return {
+            "layers": _count_blocks(sd, "stcformer.stc_block."),
+            "d_hid": d_hid,
+            "heads": max(1, d_hid // 2 // head_dim),
+        }
+    ratio = _shape(sd, "Joint_embedding.weight", path)[0]
+    return {
+        "frames_kept": _shape(sd, "Temporal_pos_embed", path)[1],
+        "coeffs_kept": _shape(sd, "Temporal_pos_embed_", path)[1],
+        "embed_dim_ratio": ratio,
+        "depth": _count_blocks(sd, "Spatial_blocks."),
+        "mlp_ratio": _shape(sd, "Spatial_blocks.0.mlp.fc1.weight", path)[0] / ratio,
+        "qkv_bias": "Spatial_blocks.0.attn.qkv.bias" in sd,
+        "joints": _shape(sd, "Spatial_pos_embed", path)[1],
+    }
+
+
+def describe(family: str, arch: dict[str, Any], frames: int | None = None) -> str:
+    """Short description such as ``a PoseFormerV2 checkpoint (9/9 frames_kept/coeffs_kept)``."""
+    if family == "stcformer":
+        text = f"an STCFormer checkpoint ({arch['layers']} layers x {arch['d_hid']})"
+    else:
+        text = f"a PoseFormerV2 checkpoint ({arch['frames_kept']}/{arch['coeffs_kept']} frames_kept/coeffs_kept)"
+    if frames is not None:
+        text += f", {frames}-frame window"
+    official = sorted({e.name for e in lifter_entries().values() if e.family == family and _arch_equal(e, arch)})
+    if official:
+        text += f" [layout of {' / '.join(official)}]"
+    return text
+
+
+def _arch_equal(entry: LifterEntry, arch: dict[str, Any]) -> bool:
+    have = config_to_dict(entry.config)
+    return all(have.get(k) == v for k, v in arch.items())
+
+
+@dataclass(frozen=True)
+class CheckpointInfo:
+    """What a lifter checkpoint file is.
+
+    Attributes:
+        path: the file.
+        family: ``stcformer`` or ``poseformerv2``.
+        architecture: config fields inferred from the tensors.
+        entry: the registry entry it was named by or whose file name it has, if any.
+        state_dict: its tensors, prefix stripped.
+    """
+
+    path: Path
+    family: str
+    architecture: dict[str, Any]
+    entry: LifterEntry | None
+    state_dict: dict[str, torch.Tensor]
+
+    @property
+    def num_parameters(self) -> int:
+        return sum(t.numel() for t in self.state_dict.values() if t.is_floating_point())
+
+    def official_matches(self) -> list[LifterEntry]:
+        """Registry entries with this architecture (window lengths may differ)."""
+        return [e for e in lifter_entries().values() if e.family == self.family and _arch_equal(e, self.architecture)]
+
+
+def resolve_checkpoint(name_or_path: str | Path) -> tuple[Path, LifterEntry | None]:
+    """A registry name or a path -> (file, entry or None). Missing files are a clear error."""
+    entries = lifter_entries()
+    text = str(name_or_path)
+    if text in entries and not Path(text).is_file():
+        entry = entries[text]
+        if not entry.path.is_file():
+            raise CheckpointError(entry.missing_message())
+        return entry.path, entry
+    path = Path(text).expanduser()
+    if not path.is_file():
+        hint = close_matches(text, list(entries))
+        raise CheckpointError(
+            f"no checkpoint file or lifter name '{text}'{hint}; names: {', '.join(entries)}"
+        )
+    by_file = [e for e in entries.values() if e.file == path.name]
+    return path, (by_file[0] if by_file else None)
+
+
+def inspect_checkpoint(name_or_path: str | Path) -> CheckpointInfo:
+    """Read a lifter checkpoint and say what it is, without building a model."""
+    path, entry = resolve_checkpoint(name_or_path)
+    state_dict = unwrap_state_dict(read_checkpoint(path), path)
+    family = identify_family(state_dict, path)
+    arch = infer_architecture(family, state_dict, path)
+    return CheckpointInfo(path, family, arch, entry, state_dict)
+
+
+def _choose_config(info: CheckpointInfo, frames: int | None, named: bool, heads: int | None) -> LifterConfig:
+    """Combine the inferred architecture with the window length from the registry or the caller."""
+    path, family, arch, entry = info.path, info.family, info.architecture, info.entry
+    what = describe(family, arch)
+    if entry is not None and (entry.family != family or not _arch_equal(entry, arch)):
+        if named:
+            raise CheckpointError(
+                f"checkpoint {path} is {what}, but '{entry.name}' was asked for, which expects "
+                f"{describe(entry.family, _entry_arch(entry))} with {entry.config.frames} frames"
+            )
+        entry = None  # the file name merely coincides with an official one
+    if entry is not None and frames is not None and frames != entry.config.frames:
+        raise CheckpointError(
+            f"checkpoint {path} is '{entry.name}' ({what}, trained on {entry.config.frames} frames), "
+            f"but {frames} frames were asked for"
+        )
+    if frames is None:
+        if entry is None:
+            official = sorted({e.config.frames for e in info.official_matches()})
+            hint = f" (the official files with this layout use {' or '.join(map(str, official))})" if official else ""
+            raise CheckpointError(
+                f"checkpoint {path} is {what}, but the file does not store its window length: "
+                f"pass frames=N (--frames N){hint} or a registry name"
+            )
+        frames = entry.config.frames
+    if entry is None and family == "poseformerv2":
+        trained = sorted({e.config.frames for e in info.official_matches()})
+        if trained and frames not in trained:
+            log.warning("%s has the layout of an official %s-frame model but is run on %d frames", path, trained, frames)
+    fields_ = dict(arch, frames=frames)
+    if family == "poseformerv2":
+        # No tensor shape reveals the head count; every official variant uses 8.
+        fields_["heads"] = heads if heads is not None else (entry.config.heads if entry else 8)
+    elif heads is not None and heads != arch["heads"]:
+        raise CheckpointError(f"checkpoint {path} has {arch['heads']} heads per half, not {heads}")
+    try:
+        return FAMILIES[family][1](**fields_)
+    except (TypeError, ValueError) as e:
+        raise CheckpointError(f"checkpoint {path}: {e}") from None
+
+
+def _entry_arch(entry: LifterEntry) -> dict[str, Any]:
+    d = config_to_dict(entry.config)
+    d.pop("frames")
+    return d
+
+
+def check_state_dict(model: torch.nn.Module, state_dict: dict[str, torch.Tensor], path: str | Path, what: str) -> None:
+    """Strict key and shape comparison with an error naming the first offending keys."""
+    expected = model.state_dict()
+    missing = [k for k in expected if k not in state_dict]
+    unexpected = [k for k in state_dict if k not in expected]
+    wrong = [
+        f"{k} {tuple(state_dict[k].shape)} vs {tuple(v.shape)}"
+        for k, v in expected.items()
+        if k in state_dict and state_dict[k].shape != v.shape
+    ]
+    problems = []
+    if missing:
+        problems.append(f"{len(missing)} missing key(s) ({', '.join(missing[:3])})")
+    if unexpected:
+        problems.append(f"{len(unexpected)} unexpected key(s) ({', '.join(unexpected[:3])})")
+    if wrong:
+        problems.append(f"{len(wrong)} wrongly shaped (file vs model: {'; '.join(wrong[:3])})")
+    if problems:
+        raise CheckpointError(f"checkpoint {path} does not fit {what}: {', '.join(problems)}")
+
+
+def load_lifter(
+    checkpoint: str | Path,
+    *,
+    frames: int | None = None,
+    heads: int | None = None,
+    device: str | torch.device = "cpu",
+) -> LifterModel:
+    """A ready lifter (eval mode, on ``device``) from a registry name or a checkpoint file.
+
+    Args:
+        checkpoint: a registry name (``stcformer-27``) or a path to an official or plain file.
+        frames: window length; needed only when neither the name nor the file name
+            identifies an official entry, since no checkpoint stores it.
+        heads: PoseFormerV2's head count (not visible in the tensors; default 8 as in
+            every official variant).
+        device: where the model will run.
+
+    Raises:
+        CheckpointError: missing, unreadable, foreign or mis-shaped file, or conflicting options.
+    """
+    named = str(checkpoint) in lifter_entries() and not Path(str(checkpoint)).is_file()
+    info = inspect_checkpoint(checkpoint)
+    config = _choose_config(info, frames, named, heads)
+    model = build_lifter(config)
+    check_state_dict(model, info.state_dict, info.path, describe(info.family, config_to_dict(config), config.frames))
+    model.load_state_dict(info.state_dict, strict=True)
+    log.info("loaded %s from %s", describe(info.family, info.architecture, config.frames), info.path)
+    return model.to(device).eval()

@@ -1,0 +1,173 @@
+"""``python -m lifter``: inspect lifter checkpoints and lift 2D keypoint files to 3D.
+
+    python -m lifter list
+    python -m lifter info CHECKPOINT [--frames N]
+    python -m lifter lift KEYPOINTS.npz --checkpoint NAME_OR_PATH --size W H --out OUT.npz
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from .checkpoints import describe, inspect_checkpoint, load_lifter
+from .device import pick_device
+from .errors import LiftError, UserError
+from .files import atomic_output
+from .inference import LiftOptions, lift_track, world_for_display
+from .registry import checkpoints_dir, lifter_entries
+
+log = logging.getLogger("lifter")
+
+
+def setup_logging(verbose: int, quiet: bool) -> None:
+    """Plain messages on stderr: INFO by default, DEBUG with -v, warnings only with -q."""
+    level = logging.WARNING if quiet else (logging.DEBUG if verbose else logging.INFO)
+    logging.basicConfig(level=level, format="%(message)s", stream=sys.stderr, force=True)
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    print(f"{'name':<24} {'family':<13} {'frames':>6} {'MPJPE':>7}  {'file':<30} local")
+    for entry in lifter_entries().values():
+        here = "yes" if entry.path.is_file() else "no"
+        print(f"{entry.name:<24} {entry.family:<13} {entry.config.frames:>6} {entry.mpjpe_mm:>5.1f}mm  {entry.file:<30} {here}")
+    print(f"checkpoint folder: {checkpoints_dir()}")
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    info = inspect_checkpoint(args.checkpoint)
+    arch = ", ".join(f"{k}={v}" for k, v in info.architecture.items())
+    print(f"file:         {info.path}")
+    print(f"family:       {info.family}")
+    print(f"architecture: {arch}")
+    matches = info.official_matches()
+    if args.frames:
+        window = f"{args.frames} frames (given)"
+    elif info.entry is not None and info.entry in matches:
+        window = f"{info.entry.config.frames} frames (registry entry {info.entry.name})"
+    else:
+        trained = sorted({e.config.frames for e in matches})
+        hint = f"; official files with this layout use {' or '.join(map(str, trained))}" if trained else ""
+        window = f"not stored in the file{hint}"
+    print(f"window:       {window}")
+    print(f"parameters:   {info.num_parameters:,}")
+    if matches:
+        for e in matches:
+            print(f"official:     {e.name} (window {e.config.frames}, reported H36M MPJPE {e.mpjpe_mm} mm)")
+    else:
+        print("official:     no official checkpoint has this layout")
+    if args.frames or (info.entry is not None and info.entry in matches):
+        # Building the model proves the file loads strictly, not just that it looks right.
+        model = load_lifter(args.checkpoint, frames=args.frames)
+        print(f"loads:        yes, as {describe(info.family, info.architecture, model.num_frames)}")
+    return 0
+
+
+def _read_keypoints(path: Path) -> np.ndarray:
+    """The seeds' ``keypoints.npz`` (``reconstruction``: (P, T, 17, 2) or (T, 17, 2)) -> (P, T, 17, 2)."""
+    if not path.is_file():
+        raise LiftError(f"keypoints file {path} does not exist")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            key = "reconstruction" if "reconstruction" in data.files else ("keypoints" if "keypoints" in data.files else None)
+            if key is None:
+                raise LiftError(
+                    f"{path} has no 'reconstruction' array (the seeds' input_2D/keypoints.npz layout); "
+                    f"found: {', '.join(data.files) or 'nothing'}"
+                )
+            kp = np.asarray(data[key], dtype=np.float32)
+    except (OSError, ValueError) as e:
+        raise LiftError(f"{path} is not a readable .npz file ({e})") from None
+    if kp.ndim == 3:
+        kp = kp[None]
+    if kp.ndim != 4 or kp.shape[2:] != (17, 2):
+        raise LiftError(f"{path}: expected keypoints of shape (P, T, 17, 2) or (T, 17, 2), got {kp.shape}")
+    return kp
+
+
+def cmd_lift(args: argparse.Namespace) -> int:
+    keypoints = _read_keypoints(Path(args.keypoints))
+    width, height = args.size
+    device = pick_device(args.device)
+    model = load_lifter(args.checkpoint, frames=args.frames, device=device)
+    options = LiftOptions(
+        mode=args.mode,
+        flip=not args.no_flip,
+        batch_size=args.batch_size,
+        overlap=args.overlap,
+        precision=args.precision,
+        progress=not args.quiet,
+    )
+    results = [lift_track(person, width, height, model, options) for person in keypoints]
+    camera = np.stack([r.camera for r in results])
+    filled = np.stack([r.filled for r in results])
+    out = Path(args.out)
+    with atomic_output(out) as tmp, open(tmp, "wb") as f:
+        np.savez(
+            f,
+            camera=camera,
+            world=world_for_display(camera),
+            filled=filled,
+            width=width,
+            height=height,
+            checkpoint=str(args.checkpoint),
+            mode=options.mode,
+            window=model.num_frames,
+        )
+    log.info(
+        "lifted %d person(s) x %d frames with %s -> %s (camera: root-relative camera space in the lifter's units; "
+        "world: the seeds' display frame, floor at z=0)",
+        camera.shape[0], camera.shape[1], args.checkpoint, out,
+    )
+    if filled.any():
+        log.warning("%d frame(s) had missing 2D joints, interpolated in time (see 'filled')", int(filled.any(-1).sum()))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m lifter", description=__doc__.split("\n")[0])
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
+    parser.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only, no progress bar")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("list", help="the official checkpoints this tool knows, and which are downloaded")
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("info", help="what a checkpoint file is (family, config, parameters, official match)")
+    p.add_argument("checkpoint", help="registry name or path to a checkpoint file")
+    p.add_argument("--frames", type=int, help="window length, if the file name does not identify it")
+    p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("lift", help="lift a 2D keypoint file (the seeds' keypoints.npz) to 3D")
+    p.add_argument("keypoints", help="npz with 'reconstruction' of shape (P, T, 17, 2) or (T, 17, 2), pixels, H36M order")
+    p.add_argument("--checkpoint", required=True, help="registry name (see 'list') or checkpoint path")
+    p.add_argument("--size", type=int, nargs=2, metavar=("W", "H"), required=True, help="video frame size in pixels")
+    p.add_argument("--out", required=True, help="output .npz")
+    p.add_argument("--frames", type=int, help="window length for a checkpoint the registry does not know")
+    p.add_argument("--mode", choices=("centre", "seq2seq"), default="centre",
+                   help="centre: the seeds' protocol (default); seq2seq: STCFormer predicts whole windows, much faster")
+    p.add_argument("--overlap", type=int, help="seq2seq: frames shared by consecutive windows (default a third)")
+    p.add_argument("--no-flip", action="store_true", help="skip the flip test (about twice as fast, less accurate)")
+    p.add_argument("--batch-size", type=int, help="sequences per forward pass (default 16 on CPU, 256 on CUDA)")
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
+    p.add_argument("--precision", choices=("fp32", "fp16", "bf16"), default="fp32", help="fp16/bf16: CUDA autocast")
+    p.set_defaults(func=cmd_lift)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    setup_logging(args.verbose, args.quiet)
+    try:
+        return args.func(args)
+    except UserError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,14 @@
+"""Errors that reach users as one clear line (the CLIs print them without a traceback)."""
+from __future__ import annotations
+
+
+class UserError(Exception):
+    """A problem with the user's input, files or environment, explained in its message."""
+
+
+class CheckpointError(UserError):
+    """A checkpoint is missing, unreadable, of the wrong kind or of the wrong shape."""
+
+
+class LiftError(UserError):
+    """2D keypoints cannot be lifted as given (wrong shape, no valid frame, bad options)."""

@@ -1,0 +1,167 @@
+"""Named lifter variants: the official checkpoints, their configs and where they are published.
+
+The data lives in ``checkpoints/manifest.json`` (committed; the weights are not).
+A name such as ``stcformer-27`` resolves to a config, a local file under the
+checkpoint folder and a download source.
+"""
+from __future__ import annotations
+
+import difflib
+import json
+import os
+from dataclasses import dataclass, fields
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Union
+
+from torch import nn
+
+from .errors import CheckpointError
+from .poseformerv2 import PoseFormerV2, PoseFormerV2Config
+from .stcformer import STCFormer, STCFormerConfig
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+MANIFEST_PATH = REPO_ROOT / "checkpoints" / "manifest.json"
+CHECKPOINT_DIR_ENV = "POSE3D_CHECKPOINTS"
+
+LifterConfig = Union[STCFormerConfig, PoseFormerV2Config]
+LifterModel = Union[STCFormer, PoseFormerV2]
+
+#: family name -> (model class, config class)
+FAMILIES: dict[str, tuple[type[nn.Module], type]] = {
+    "stcformer": (STCFormer, STCFormerConfig),
+    "poseformerv2": (PoseFormerV2, PoseFormerV2Config),
+}
+
+
+def checkpoints_dir() -> Path:
+    """Folder holding downloaded weights: ``$POSE3D_CHECKPOINTS`` or ``<repo>/checkpoints``."""
+    return Path(os.environ.get(CHECKPOINT_DIR_ENV) or REPO_ROOT / "checkpoints")
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a file is published: exactly one of a Google Drive file id, a Drive folder id, or a URL."""
+
+    gdrive_file: str | None = None
+    gdrive_folder: str | None = None
+    url: str | None = None
+
+    @property
+    def page(self) -> str:
+        """A link a person can open in a browser to fetch the file by hand."""
+        if self.gdrive_file:
+            return f"https://drive.google.com/file/d/{self.gdrive_file}/view"
+        if self.gdrive_folder:
+            return f"https://drive.google.com/drive/folders/{self.gdrive_folder}"
+        return self.url or "(no published source)"
+
+
+@dataclass(frozen=True)
+class LifterEntry:
+    """One official lifter checkpoint.
+
+    Attributes:
+        name: registry name, e.g. ``stcformer-27``.
+        family: ``stcformer`` or ``poseformerv2``.
+        config: the architecture, including the window length the file does not store.
+        file: file name under :func:`checkpoints_dir`.
+        mpjpe_mm, p_mpjpe_mm: the authors' Human3.6M errors (reported, not measured here).
+        source: where the authors publish the file.
+        size, sha256: of the published file, where known.
+    """
+
+    name: str
+    family: str
+    config: LifterConfig
+    file: str
+    mpjpe_mm: float
+    p_mpjpe_mm: float | None
+    source: Source
+    size: int | None = None
+    sha256: str | None = None
+
+    @property
+    def path(self) -> Path:
+        return checkpoints_dir() / self.file
+
+    def missing_message(self) -> str:
+        """One line telling the user what is missing and how to get it."""
+        where = self.source.page
+        if self.source.gdrive_folder:
+            where += f" (file {self.file} in that folder)"
+        return (
+            f"checkpoint '{self.name}' is not downloaded: expected {self.path}. "
+            f"Get it from {where} and save it there, or pass a file with --checkpoint PATH"
+        )
+
+
+def _parse_entry(name: str, raw: dict[str, Any]) -> LifterEntry:
+    family = raw["family"]
+    if family not in FAMILIES:
+        raise ValueError(f"manifest entry {name}: unknown family {family!r}")
+    config = FAMILIES[family][1](**raw["config"])
+    return LifterEntry(
+        name=name,
+        family=family,
+        config=config,
+        file=raw["file"],
+        mpjpe_mm=raw["mpjpe_mm"],
+        p_mpjpe_mm=raw.get("p_mpjpe_mm"),
+        source=Source(**raw["source"]),
+        size=raw.get("size"),
+        sha256=raw.get("sha256"),
+    )
+
+
+@lru_cache(maxsize=1)
+def lifter_entries() -> dict[str, LifterEntry]:
+    """All named lifters, in manifest order."""
+    with open(MANIFEST_PATH, encoding="utf-8") as f:
+        raw = json.load(f)["lifters"]
+    return {name: _parse_entry(name, item) for name, item in raw.items()}
+
+
+def close_matches(word: str, choices: list[str]) -> str:
+    """`` (did you mean 'x'?)`` or an empty string."""
+    hits = difflib.get_close_matches(word, choices, n=1, cutoff=0.5)
+    return f" (did you mean '{hits[0]}'?)" if hits else ""
+
+
+def get_entry(name: str) -> LifterEntry:
+    """The registry entry called ``name``; a clear error with the known names otherwise."""
+    entries = lifter_entries()
+    if name not in entries:
+        raise CheckpointError(
+            f"unknown lifter '{name}'{close_matches(name, list(entries))}; known: {', '.join(entries)}"
+        )
+    return entries[name]
+
+
+def config_to_dict(config: LifterConfig) -> dict[str, Any]:
+    return {f.name: getattr(config, f.name) for f in fields(config)}
+
+
+def build_lifter(config: LifterConfig) -> LifterModel:
+    """A randomly initialised model for ``config`` (eval mode)."""
+    for model_cls, config_cls in FAMILIES.values():
+        if isinstance(config, config_cls):
+            return model_cls(config).eval()
+    raise TypeError(f"not a lifter config: {config!r}")
+
+
+def create_lifter(name: str) -> LifterModel:
+    """A randomly initialised model with the architecture of registry entry ``name``."""
+    return build_lifter(get_entry(name).config)
+
+
+def entries_matching(config: LifterConfig, ignore_frames: bool = False) -> list[LifterEntry]:
+    """Registry entries whose architecture equals ``config`` (optionally whatever the window)."""
+    skip = {"frames"} if ignore_frames else set()
+    want = {k: v for k, v in config_to_dict(config).items() if k not in skip}
+    return [
+        entry
+        for entry in lifter_entries().values()
+        if type(entry.config) is type(config)
+        and {k: v for k, v in config_to_dict(entry.config).items() if k not in skip} == want
+    ]

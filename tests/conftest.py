@@ -1,0 +1,37 @@
+"""Shared test helpers: where the reference fixtures and the sample media live."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+# CI clones the project beside ../shared; POSE3D_SHARED points elsewhere if needed.
+SHARED = Path(os.environ.get("POSE3D_SHARED", REPO.parent / "shared"))
+FIXTURES = SHARED / "fixtures"
+MEDIA = SHARED / "media"
+
+os.environ.setdefault("YOLO_OFFLINE", "1")  # ultralytics must not probe the network in tests
+
+
+def fixture_path(name: str) -> Path:
+    """Path of a reference fixture; skips the test with a clear reason where it is absent."""
+    path = FIXTURES / name
+    if not path.exists():
+        pytest.skip(f"reference fixture {name} not found in {FIXTURES} (set POSE3D_SHARED to the shared folder)")
+    return path
+
+
+def media_path(name: str) -> Path:
+    """Path of a shared media file (e.g. vtest_15s.mp4); skips the test where it is absent."""
+    path = MEDIA / name
+    if not path.exists():
+        pytest.skip(f"shared media {name} not found in {MEDIA} (set POSE3D_SHARED to the shared folder)")
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _isolated_checkpoints(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests never see (or write) the developer's downloaded weights."""
+    monkeypatch.setenv("POSE3D_CHECKPOINTS", str(tmp_path_factory.mktemp("checkpoints")))
