@@ -84,7 +84,6 @@ def main() -> None:
         for method, fps, d in rows:
             dtext = f"{d:.1e}" if d is not None else ""
             print(f"{name:<24} {method:<40} {fps:>9.1f} {fps / seed_fps:>8.1f}x {dtext:>11}")
-        del model
 
 
 if __name__ == "__main__":

@@ -10,20 +10,40 @@ from pathlib import Path
 from .errors import UserError
 
 
+def umask() -> int:
+    """The process umask (reading it requires setting it, so it is set back at once)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def temp_path_beside(path: str | Path, suffix: str = ".part") -> Path:
+    """A new empty file in ``path``'s folder (created if needed), named ``.<name>.<random><suffix>``.
+
+    Written and then renamed onto ``path``, it makes the final file appear complete or not
+    at all (a rename within one folder is atomic).
+
+    Raises:
+        UserError: the folder cannot be created or written.
+    """
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+    except OSError as e:
+        raise UserError(f"cannot write to {path.parent}: {e.strerror or e}") from None
+    os.close(fd)
+    os.chmod(name, 0o666 & ~umask())  # mkstemp makes 0600; results should get the usual permissions
+    return Path(name)
+
+
 @contextmanager
 def atomic_output(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds.
 
     On any exception the temporary file is removed and ``path`` is left as it was.
     """
-    path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    except OSError as e:
-        raise UserError(f"cannot write to {path.parent}: {e.strerror or e}") from None
-    os.close(fd)
-    tmp = Path(tmp_name)
+    tmp = temp_path_beside(path)
     try:
         yield tmp
         os.replace(tmp, path)

@@ -12,7 +12,6 @@ tile the clip with a configurable overlap and overlapping predictions are blende
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Literal
 

@@ -41,11 +41,12 @@ def checkpoints_dir() -> Path:
 
 @dataclass(frozen=True)
 class Source:
-    """Where a file is published: exactly one of a Google Drive file id, a Drive folder id, or a URL."""
+    """Where a file is published: a Google Drive file or folder id, a URL, or an Ultralytics asset name."""
 
     gdrive_file: str | None = None
     gdrive_folder: str | None = None
     url: str | None = None
+    ultralytics: str | None = None  # an asset name Ultralytics downloads itself
 
     @property
     def page(self) -> str:
@@ -54,29 +55,25 @@ class Source:
             return f"https://drive.google.com/file/d/{self.gdrive_file}/view"
         if self.gdrive_folder:
             return f"https://drive.google.com/drive/folders/{self.gdrive_folder}"
+        if self.ultralytics:
+            return f"https://github.com/ultralytics/assets/releases (asset {self.ultralytics})"
         return self.url or "(no published source)"
 
 
-@dataclass(frozen=True)
-class LifterEntry:
-    """One official lifter checkpoint.
+@dataclass(frozen=True, kw_only=True)
+class WeightsFile:
+    """A published weights file the tools know by name.
 
     Attributes:
         name: registry name, e.g. ``stcformer-27``.
-        family: ``stcformer`` or ``poseformerv2``.
-        config: the architecture, including the window length the file does not store.
         file: file name under :func:`checkpoints_dir`.
-        mpjpe_mm, p_mpjpe_mm: the authors' Human3.6M errors (reported, not measured here).
-        source: where the authors publish the file.
-        size, sha256: of the published file, where known.
+        source: where it is published.
+        size, sha256: of the published file, where known; ``sha256`` may be a prefix
+            (MMPose and torch.hub put the first 8 hex digits in the file name).
     """
 
     name: str
-    family: str
-    config: LifterConfig
     file: str
-    mpjpe_mm: float
-    p_mpjpe_mm: float | None
     source: Source
     size: int | None = None
     sha256: str | None = None
@@ -91,9 +88,32 @@ class LifterEntry:
         if self.source.gdrive_folder:
             where += f" (file {self.file} in that folder)"
         return (
-            f"checkpoint '{self.name}' is not downloaded: expected {self.path}. "
-            f"Get it from {where} and save it there, or pass a file with --checkpoint PATH"
+            f"checkpoint '{self.name}' is not downloaded: expected {self.path}. Run 'python vis.py download "
+            f"{self.name}', or get it from {where} and save it there, or pass a file path instead"
         )
+
+
+@dataclass(frozen=True, kw_only=True)
+class LifterEntry(WeightsFile):
+    """One official lifter checkpoint.
+
+    Attributes:
+        family: ``stcformer`` or ``poseformerv2``.
+        config: the architecture, including the window length the file does not store.
+        mpjpe_mm, p_mpjpe_mm: the authors' Human3.6M errors (reported, not measured here).
+    """
+
+    family: str
+    config: LifterConfig
+    mpjpe_mm: float
+    p_mpjpe_mm: float | None = None
+
+
+@lru_cache(maxsize=1)
+def load_manifest() -> dict[str, Any]:
+    """``checkpoints/manifest.json``: every named weights file, by kind."""
+    with open(MANIFEST_PATH, encoding="utf-8") as f:
+        return json.load(f)
 
 
 def _parse_entry(name: str, raw: dict[str, Any]) -> LifterEntry:
@@ -117,9 +137,7 @@ def _parse_entry(name: str, raw: dict[str, Any]) -> LifterEntry:
 @lru_cache(maxsize=1)
 def lifter_entries() -> dict[str, LifterEntry]:
     """All named lifters, in manifest order."""
-    with open(MANIFEST_PATH, encoding="utf-8") as f:
-        raw = json.load(f)["lifters"]
-    return {name: _parse_entry(name, item) for name, item in raw.items()}
+    return {name: _parse_entry(name, item) for name, item in load_manifest()["lifters"].items()}
 
 
 def close_matches(word: str, choices: list[str]) -> str:

@@ -35,3 +35,26 @@ def media_path(name: str) -> Path:
 def _isolated_checkpoints(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests never see (or write) the developer's downloaded weights."""
     monkeypatch.setenv("POSE3D_CHECKPOINTS", str(tmp_path_factory.mktemp("checkpoints")))
+
+
+def make_random_yolo(path: Path, person_bias: float | None = None, seed: int = 0) -> Path:
+    """Save a randomly initialised YOLO26n as a weights file, as a user's file would be.
+
+    Random weights are never confident, so a tracker with its normal thresholds would find
+    nobody. ``person_bias`` sets the bias of the 'person' class in the detection head: every
+    box then scores about ``sigmoid(person_bias)``, and the real detector, tracker and
+    keypoint code downstream get boxes to work on (in the same places every frame).
+    """
+    import torch
+    from ultralytics import YOLO
+
+    torch.manual_seed(seed)
+    model = YOLO("yolo26n.yaml")
+    if person_bias is not None:
+        head = model.model.model[-1]
+        with torch.no_grad():
+            for branch in (*head.cv3, *head.one2one_cv3):
+                last = [m for m in branch.modules() if isinstance(m, torch.nn.Conv2d)][-1]
+                last.bias[0] = person_bias
+    model.save(path)
+    return path

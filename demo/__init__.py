@@ -1,0 +1,1 @@
+"""The video application: decoding, detection, tracking, 2D keypoints, rendering, outputs."""

@@ -1,0 +1,155 @@
+"""Named 2D keypoint models and person detectors (from ``checkpoints/manifest.json``),
+and turning a name or a path given by the user into a file."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import TypeVar
+
+from lifter.errors import CheckpointError
+from lifter.registry import Source, WeightsFile, close_matches, load_manifest
+
+DEFAULT_POSE2D = "hrnet-w48-384x288"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Pose2DEntry(WeightsFile):
+    """A top-down HRNet checkpoint.
+
+    Attributes:
+        arch: ``hrnet-w32`` or ``hrnet-w48``.
+        input_size: crop ``(width, height)`` in pixels it was trained with.
+        coco_ap: COCO val keypoint AP reported by the publisher (not measured here).
+        note: one line for ``--help`` and the README.
+    """
+
+    arch: str
+    input_size: tuple[int, int]
+    coco_ap: float | None
+    note: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class DetectorEntry(WeightsFile):
+    """An Ultralytics YOLO detector (downloaded through Ultralytics' own asset resolver).
+
+    Attributes:
+        coco_map: COCO val box mAP 50-95 reported by Ultralytics.
+        note: one line for ``--help`` and the README.
+    """
+
+    coco_map: float
+    note: str = ""
+
+
+@lru_cache(maxsize=1)
+def pose2d_entries() -> dict[str, Pose2DEntry]:
+    out = {}
+    for name, raw in load_manifest()["pose2d"].items():
+        fields = dict(raw, name=name, source=Source(**raw["source"]), input_size=tuple(raw["input_size"]))
+        out[name] = Pose2DEntry(**fields)
+    return out
+
+
+@lru_cache(maxsize=1)
+def detector_entries() -> dict[str, DetectorEntry]:
+    return {
+        name: DetectorEntry(**dict(raw, name=name, source=Source(**raw["source"])))
+        for name, raw in load_manifest()["detectors"].items()
+    }
+
+
+Entry = TypeVar("Entry", bound=WeightsFile)
+
+
+def resolve_weights(spec: str | Path, entries: dict[str, Entry], what: str) -> tuple[Path, Entry | None]:
+    """A registry name or a path -> ``(file, entry or None)``.
+
+    Raises:
+        CheckpointError: a name whose file is not downloaded (saying how to get it), or
+            neither a known name nor an existing file (suggesting a close name).
+    """
+    text = str(spec)
+    path = Path(text).expanduser()
+    if path.is_file():
+        by_file = [e for e in entries.values() if e.file == path.name]
+        return path, (by_file[0] if by_file else None)
+    if text in entries:
+        entry = entries[text]
+        if not entry.path.is_file():
+            raise CheckpointError(entry.missing_message())
+        return entry.path, entry
+    raise CheckpointError(
+        f"no {what} file or name '{text}'{close_matches(text, list(entries))}; names: {', '.join(entries)}"
+    )
+
+
+def ultralytics_asset_url(name: str) -> str:
+    """Where Ultralytics itself downloads a released asset such as ``yolo26l.pt`` from."""
+    import inspect
+
+    from ultralytics.utils.downloads import GITHUB_ASSETS_NAMES, GITHUB_ASSETS_REPO, attempt_download_asset
+
+    if name not in GITHUB_ASSETS_NAMES:
+        raise CheckpointError(f"'{name}' is not an Ultralytics release asset; pass a weights file path instead")
+    # The release this ultralytics version downloads its assets from (its own default).
+    release = inspect.signature(attempt_download_asset).parameters["release"].default
+    return f"https://github.com/{GITHUB_ASSETS_REPO}/releases/download/{release}/{name}"
+
+
+def all_entries() -> dict[str, WeightsFile]:
+    """Every named weights file: lifters, 2D models, detectors."""
+    from lifter.registry import lifter_entries
+
+    return {**lifter_entries(), **pose2d_entries(), **detector_entries()}
+
+
+def fetch(entry: WeightsFile, *, progress: bool = True) -> Path:
+    """Download ``entry`` into the checkpoint folder (verified, atomic); a no-op if it is there.
+
+    Raises:
+        DownloadError: offline, refused, or the file failed its checks (one line, with what
+            to download by hand and where to put it).
+    """
+    from .download import download_gdrive, download_gdrive_folder_file, download_url
+
+    src, dest = entry.source, entry.path
+    sha = entry.sha256 if entry.sha256 and len(entry.sha256) == 64 else None
+    prefix = entry.sha256 if entry.sha256 and len(entry.sha256) < 64 else None
+    common = dict(sha256=sha, sha256_prefix=prefix, size=entry.size, name=entry.name, progress=progress)
+    if src.url:
+        return download_url(src.url, dest, **common)
+    if src.gdrive_file:
+        return download_gdrive(src.gdrive_file, dest, **common)
+    if src.gdrive_folder:
+        return download_gdrive_folder_file(src.gdrive_folder, entry.file, dest, **common)
+    if src.ultralytics:
+        return download_url(ultralytics_asset_url(src.ultralytics), dest, **common)
+    raise CheckpointError(f"'{entry.name}' has no download source in the manifest")
+
+
+def ensure_downloaded(names: list[str], *, progress: bool = True) -> list[Path]:
+    """Make every named file available, downloading what is missing.
+
+    Raises:
+        DownloadError: naming each file that could not be fetched, its source and destination.
+    """
+    from .download import DownloadError
+
+    entries = all_entries()
+    unknown = [n for n in names if n not in entries]
+    if unknown:
+        raise CheckpointError(
+            f"unknown checkpoint name(s) {', '.join(unknown)}{close_matches(unknown[0], list(entries))}; "
+            f"names: {', '.join(entries)}"
+        )
+    paths, failures = [], []
+    for name in names:
+        try:
+            paths.append(fetch(entries[name], progress=progress))
+        except DownloadError as e:
+            failures.append(str(e))
+    if failures:
+        raise DownloadError(" | ".join(failures))
+    return paths
