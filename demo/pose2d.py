@@ -34,7 +34,7 @@ from lifter.errors import UserError
 from lifter.files import atomic_output
 from lifter.inference import fill_missing
 
-from .detect import DetectorConfig, Detections, PersonDetector
+from .detect import DetectorConfig, Detections, PersonDetector, resolve_detector_weights
 from .hrnet import load_hrnet
 from .skeleton import coco_to_h36m
 from .topdown import IMAGENET_NORMALIZATION, SEED_NORMALIZATION, TopDownEstimator
@@ -299,11 +299,7 @@ class Pose2DEstimator:
         c = self.config
         if c.detector.model.endswith((".yaml", ".yml")):
             return None
-        det_path = Path(self.detector.weights) if self._detector else None
-        if det_path is None:
-            from .detect import resolve_detector_weights
-
-            det_path = Path(resolve_detector_weights(c.detector.model))
+        det_path = Path(self._detector.weights if self._detector else resolve_detector_weights(c.detector.model))
         det = {k: v for k, v in asdict(c.detector).items() if k not in ("batch_size", "half")}
         return {
             "detector": dict(det, model=det_path.name, sha256=cached_fingerprint(det_path)),
@@ -341,6 +337,7 @@ class Pose2DEstimator:
         return result
 
     def _estimate(self, video: Path, info: VideoInfo, sha: str, key: dict[str, Any], progress: bool) -> Pose2DResult:
+        _ = self.detector, self.topdown  # load both networks first: a bad file fails before any decoding
         detections, tracks = self._detect_and_track(video, info, progress)
         num_frames = len(detections)
         if info.num_frames and num_frames != info.num_frames:

@@ -13,13 +13,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from types import TracebackType
 
 import av
 import numpy as np
 
 from lifter.errors import UserError
-from lifter.files import temp_path_beside
+from lifter.files import AtomicSink, temp_path_beside
 
 log = logging.getLogger(__name__)
 
@@ -149,7 +148,7 @@ def file_fingerprint(path: str | Path, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-class H264Writer:
+class H264Writer(AtomicSink):
     """Streams BGR frames into an H.264 (yuv420p) mp4 that browsers play.
 
     Frames go straight from memory to the encoder. The file is written under a
@@ -202,12 +201,3 @@ class H264Writer:
         except av.error.FFmpegError:
             pass
         self._tmp.unlink(missing_ok=True)
-
-    def __enter__(self) -> H264Writer:
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()

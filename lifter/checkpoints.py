@@ -79,7 +79,9 @@ def read_checkpoint(path: str | Path) -> Any:
         ) from None
     except Exception as e:  # noqa: BLE001 - torch.load raises arbitrary types (IndexError, KeyError...) on garbage
         text = str(e)
-        if "central directory" in text or isinstance(e, EOFError) or "unexpected EOF" in text:
+        with open(path, "rb") as f:
+            zip_start = f.read(4) == b"PK\x03\x04"  # how every torch.save file since PyTorch 1.6 begins
+        if zip_start or isinstance(e, EOFError) or "unexpected EOF" in text:
             reason = f"is truncated or corrupt ({size} bytes): an interrupted download? Delete it and fetch it again"
         else:
             reason = f"is not a PyTorch checkpoint ({type(e).__name__}: {text.splitlines()[0][:120] if text else 'unreadable'})"

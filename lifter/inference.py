@@ -37,6 +37,9 @@ SEED_CAMERA_ROTATION = np.array(
     [0.1407056450843811, -0.1500701755285263, -0.755240797996521, 0.6223280429840088], dtype=np.float32
 )
 
+#: Tokens per forward pass on the CPU when no batch size is given (see LiftOptions.batch_size).
+CPU_TOKENS_PER_BATCH = 4096
+
 Mode = Literal["centre", "seq2seq"]
 Precision = Literal["fp32", "fp16", "bf16"]
 _DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16}
@@ -50,8 +53,9 @@ class LiftOptions:
         mode: ``centre`` (the seeds' protocol, every lifter) or ``seq2seq`` (STCFormer only).
         flip: average with the horizontally flipped input (the seeds do).
         batch_size: sequences per forward pass, flipped copies included; bounds memory.
-            ``None`` picks 16 on the CPU (larger batches only thrash its caches there,
-            measured in ``bench/bench_lift.py``) and 256 on CUDA.
+            ``None`` picks about 4096 tokens per batch on the CPU (2 sequences of 81 frames,
+            8 of 27: larger batches only thrash its caches, measured with
+            ``bench/bench_lift.py``) and 256 sequences on CUDA.
         overlap: seq2seq only, frames shared by consecutive windows (default a third of the window).
         precision: ``fp32``, or ``fp16`` / ``bf16`` autocast (CUDA only).
         progress: show a progress bar over frames.
@@ -269,7 +273,7 @@ def lift_track(
     poses = torch.from_numpy(normalize_screen(filled_track, width, height)).to(device)
     runner = _Runner(model, options, poses)
     length, frames = poses.shape[0], model.num_frames
-    per_batch = windows_per_batch(options, device)
+    per_batch = windows_per_batch(options, model)
     bar = tqdm(total=length, unit="frame", desc="lifting", disable=not options.progress, leave=False)
     try:
         if options.mode == "centre":
@@ -337,7 +341,10 @@ def world_for_display(camera: np.ndarray, rotation: np.ndarray = SEED_CAMERA_ROT
     return world
 
 
-def windows_per_batch(options: LiftOptions, device: torch.device) -> int:
-    """Windows per forward pass: the batch size less the flipped copies."""
-    size = options.batch_size or (256 if device.type == "cuda" else 16)
+def windows_per_batch(options: LiftOptions, model: LifterModel) -> int:
+    """Windows per forward pass: the batch size (see :class:`LiftOptions`) less the flipped copies."""
+    size = options.batch_size
+    if size is None:
+        cuda = _model_device(model).type == "cuda"
+        size = 256 if cuda else min(64, max(2, CPU_TOKENS_PER_BATCH // model.tokens_per_window))
     return max(1, size // (2 if options.flip else 1))

@@ -206,6 +206,13 @@ class PoseFormerV2(nn.Module):
         """Window length in frames (the receptive field)."""
         return self.config.frames
 
+    @property
+    def tokens_per_window(self) -> int:
+        """Tokens one more window adds to a batch (sets the CPU batch size): its temporal tokens
+        and one new frame's joints, since windows share their spatial features (see ``spatial``)."""
+        c = self.config
+        return c.frames_kept + c.coeffs_kept + c.joints
+
     def embed_frames(self, frames: torch.Tensor) -> torch.Tensor:
         """The spatial transformer on single frames: ``(N, 17, 2)`` -> ``(N, embed_dim)``.
 

@@ -193,6 +193,11 @@ class STCFormer(nn.Module):
         """Window length in frames (the receptive field the model was trained with)."""
         return self.config.frames
 
+    @property
+    def tokens_per_window(self) -> int:
+        """Tokens one window puts through the transformer (sets the CPU batch size)."""
+        return self.config.frames * self.config.joints
+
     def forward(self, x: torch.Tensor, out_frames: slice | None = None) -> torch.Tensor:
         """Lift a batch of windows.
 

@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from .local_server import FileServer, serve
 
 REPO = Path(__file__).resolve().parents[1]
 # CI clones the project beside ../shared; POSE3D_SHARED points elsewhere if needed.
@@ -58,3 +61,10 @@ def make_random_yolo(path: Path, person_bias: float | None = None, seed: int = 0
                 last.bias[0] = person_bias
     model.save(path)
     return path
+
+
+@pytest.fixture()
+def server() -> Iterator[FileServer]:
+    """A real HTTP server on 127.0.0.1 serving the routes a test adds (see tests/local_server.py)."""
+    with serve() as app:
+        yield app

@@ -6,14 +6,10 @@ partial one or a stray ``.part``.
 from __future__ import annotations
 
 import hashlib
-import http.server
 import logging
 import os
 import socket
-import sys
 import threading
-import time
-from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,80 +33,12 @@ from demo.download import (
 )
 from lifter.errors import UserError
 
+from .local_server import FileServer, Route
+
 MMPOSE_NAME = "td-hm_hrnet-w48_8xb32-210e_coco-384x288-c161b7de_20220915.pth"
 DRIVE_ID = "14J0GYIzk_rGKSMxAPI2ydzX76QB70-g3"
 FOLDER_ID = "1waaQ1Yj-HfbNahnCN8AWCjMCGzyhZJF7"
 FAST = {"backoff_s": 0.0, "timeout": 5.0}  # retries must not slow the suite down
-
-
-# --- a local file server ------------------------------------------------------------------------
-
-
-@dataclass
-class Route:
-    """What the server answers on one path; ``plan`` gives one behaviour per request, the last repeats.
-
-    Behaviours: "ok" (the whole body), "cut" (announces the whole body, sends a third, closes),
-    "503" (Service Unavailable), "slow" (waits ``delay_s`` before answering, then sends the body).
-    """
-
-    body: bytes
-    plan: tuple[str, ...] = ("ok",)
-    content_type: str = "application/octet-stream"
-    delay_s: float = 0.0
-
-
-@dataclass
-class FileServer:
-    base: str = ""
-    routes: dict[str, Route] = field(default_factory=dict)
-    hits: Counter[str] = field(default_factory=Counter)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def add(self, path: str, route: Route) -> str:
-        self.routes[path] = route
-        return self.base + path
-
-
-class _Handler(http.server.BaseHTTPRequestHandler):
-    # HTTP/1.0: the server closes the connection after each answer, so a short body is a cut one.
-    protocol_version = "HTTP/1.0"
-    server: _Server
-
-    def do_GET(self) -> None:  # noqa: N802 -- http.server's naming
-        app = self.server.app
-        with app.lock:
-            app.hits[self.path] += 1
-            count = app.hits[self.path]
-        route = app.routes.get(self.path)
-        if route is None:
-            self.send_error(404)
-            return
-        behaviour = route.plan[min(count, len(route.plan)) - 1]
-        if behaviour == "503":
-            self.send_error(503)
-            return
-        if behaviour == "slow":
-            time.sleep(route.delay_s)
-        self.send_response(200)
-        self.send_header("Content-Type", route.content_type)
-        self.send_header("Content-Length", str(len(route.body)))
-        self.end_headers()
-        self.wfile.write(route.body[: len(route.body) // 3] if behaviour == "cut" else route.body)
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 -- http.server's signature
-        pass
-
-
-class _Server(http.server.ThreadingHTTPServer):
-    app: FileServer
-    daemon_threads = False  # so that server_close() joins every request thread
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # A client that gave up (the timeout test) makes the late answer fail; that is expected.
-        if isinstance(sys.exc_info()[1], ConnectionError):
-            return
-        super().handle_error(request, client_address)
 
 
 @pytest.fixture(autouse=True)
@@ -122,21 +50,6 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     # tqdm starts one process-wide monitor thread with its first bar, by design.
     left = [t for t in threading.enumerate() if t not in before and t.is_alive() and not isinstance(t, TMonitor)]
     assert not left, f"threads left running: {left}"
-
-
-@pytest.fixture()
-def server() -> Iterator[FileServer]:
-    httpd = _Server(("127.0.0.1", 0), _Handler)
-    app = FileServer(base=f"http://127.0.0.1:{httpd.server_port}")
-    httpd.app = app
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="test-file-server")
-    thread.start()
-    try:
-        yield app
-    finally:
-        httpd.shutdown()
-        httpd.server_close()  # also joins the request threads
-        thread.join(timeout=5)
 
 
 @pytest.fixture()

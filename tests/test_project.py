@@ -31,3 +31,11 @@ def test_torch_and_torchvision_are_pinned_as_a_pair() -> None:
 def test_weights_and_outputs_are_ignored() -> None:
     ignore = (REPO / ".gitignore").read_text().splitlines()
     assert "outputs/" in ignore and "checkpoints/*" in ignore and "!checkpoints/manifest.json" in ignore
+
+
+def test_sample_clip_is_a_short_real_video() -> None:
+    from demo.video import VideoInfo
+
+    info = VideoInfo.probe(REPO / "videos" / "sample.mp4")
+    assert info.num_frames >= 27 and (REPO / "videos" / "sample.mp4").stat().st_size < 2_000_000
+    assert "videos/sample.mp4" in (REPO / "README.md").read_text()

@@ -1,0 +1,230 @@
+"""``python vis.py``: the command users run.
+
+    python vis.py --video videos/sample.mp4 [--gif] [--lifter NAME] [...]
+    python vis.py --folder videos/ [--recursive] [...]
+    python vis.py download [NAMES ...]
+    python vis.py list
+"""
+from __future__ import annotations
+
+import argparse
+import difflib
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
+
+from tqdm.contrib.logging import logging_redirect_tqdm
+
+from lifter.cli import report_errors, setup_logging
+from lifter.errors import UserError
+from lifter.inference import LiftOptions
+
+from .app import DEFAULT_LIFTER, AppConfig, Pipeline, clip_output_dirs, find_videos, run_clips, summary_table
+from .detect import DEFAULT_DETECTOR, DetectorConfig
+from .gif import GifOptions
+from .pose2d import Pose2DConfig
+from .track import TrackerConfig
+from .weights import DEFAULT_POSE2D, all_entries, ensure_downloaded
+
+log = logging.getLogger("vis")
+
+DEFAULT_DOWNLOADS = (DEFAULT_LIFTER, DEFAULT_POSE2D, DEFAULT_DETECTOR)
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows a default only where there is one worth reading (not None, not an off switch)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        if action.default in (None, False, argparse.SUPPRESS) or "default" in (action.help or ""):
+            return action.help or ""
+        return super()._get_help_string(action)
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that answers a mistyped option with the closest real one."""
+
+    def error(self, message: str) -> NoReturn:
+        if "unrecognized arguments:" in message:
+            options = [o for a in self._actions for o in a.option_strings if o.startswith("--")]
+            for word in message.split(":", 1)[1].split():
+                hit = difflib.get_close_matches(word.split("=")[0], options, n=1, cutoff=0.6)
+                if hit:
+                    message += f" (did you mean {hit[0]}?)"
+                    break
+        super().error(message)
+
+
+def build_parser() -> Parser:
+    p = Parser(
+        prog="vis.py",
+        description="Turn a video (or a folder of videos) into 3D human motion: a side-by-side 2D/3D "
+        "skeleton video, an optional GIF, and the 2D/3D keypoints as .npz and .json.",
+        epilog="Other commands: 'python vis.py download [NAMES...]' fetches weights (default: what the "
+        "default pipeline needs); 'python vis.py list' shows every known checkpoint and whether it is here.",
+        formatter_class=_HelpFormatter,
+    )
+    g = p.add_argument_group("input (one of)")
+    src = g.add_mutually_exclusive_group(required=True)
+    src.add_argument("--video", type=Path, help="a video file")
+    src.add_argument("--folder", type=Path, help="every video file in this folder")
+    g.add_argument("--recursive", action="store_true", help="with --folder: include sub-folders")
+
+    g = p.add_argument_group("output")
+    g.add_argument("--out", type=Path, default=Path("outputs"), help="each clip gets OUT/<clip name>/")
+    g.add_argument("--no-video", action="store_true", help="keypoints only: no side-by-side video")
+    g.add_argument("--gif", action="store_true", help="also write <clip>_pose.gif")
+    g.add_argument("--gif-width", type=int, default=480, help="GIF width in pixels")
+    g.add_argument("--gif-fps", type=float, default=10.0, help="GIF frame rate (at most the video's)")
+    g.add_argument("--gif-frames", metavar="START:END", default=":", help="frame range of the GIF, END exclusive (default: all)")
+    g.add_argument("--overwrite", action="store_true", help="redo clips already done, 2D included")
+
+    g = p.add_argument_group("models")
+    g.add_argument("--lifter", default=DEFAULT_LIFTER, help="lifter name (see 'vis.py list')")
+    g.add_argument("--checkpoint", type=Path, help="a lifter checkpoint file (instead of --lifter)")
+    g.add_argument("--frames", type=int, help="window length of a --checkpoint the registry does not know")
+    g.add_argument("--detector", default=DEFAULT_DETECTOR, help="YOLO weights name or .pt/.yaml path")
+    g.add_argument("--pose2d", default=DEFAULT_POSE2D, help="HRNet name or checkpoint path")
+    g.add_argument("--pose2d-size", type=int, nargs=2, metavar=("W", "H"),
+                   help="crop size of a --pose2d file whose width has no official size")  # fmt: skip
+    g.add_argument("--pose2d-norm", choices=("seed", "imagenet"), default="seed",
+                   help="HRNet input statistics: the seeds' (red/blue statistics swapped, their exact numbers) "
+                   "or ImageNet's (what HRNet was trained with)")  # fmt: skip
+    g.add_argument("--no-download", action="store_true", help="never download missing weights")
+
+    g = p.add_argument_group("processing")
+    g.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    g.add_argument("--max-people", type=int, help="keep the N longest tracks (1 joins a single person's pieces)")
+    g.add_argument("--min-track-frames", type=int, default=10, help="drop tracks detected in fewer frames")
+    g.add_argument("--det-conf", type=float, default=0.1, help="lowest detection confidence used by the tracker")
+    g.add_argument("--det-size", type=int, default=640, help="detector input size in pixels (larger finds smaller people)")
+    g.add_argument("--tracker", choices=("bytetrack", "botsort"), default="bytetrack", help="tracking algorithm")
+    g.add_argument("--lift-mode", choices=("centre", "seq2seq"), default="centre",
+                   help="centre: the seeds' protocol; seq2seq: STCFormer whole windows, much faster")  # fmt: skip
+    g.add_argument("--overlap", type=int, help="seq2seq: frames shared by consecutive windows (default a third)")
+    g.add_argument("--no-flip", action="store_true", help="skip the lifter's flip test (2x faster, less accurate)")
+    g.add_argument("--batch-size", type=int, help="lifter sequences per forward pass (default: about 4096 tokens on CPU, 256 on CUDA)")
+    g.add_argument("--precision", choices=("fp32", "fp16", "bf16"), default="fp32", help="lifter precision (fp16/bf16: CUDA)")
+
+    g = p.add_argument_group("logging")
+    g.add_argument("-v", "--verbose", action="count", default=0, help="more detail")
+    g.add_argument("-q", "--quiet", action="store_true", help="warnings, errors and the summary only; no progress bars")
+    return p
+
+
+def _gif_options(args: argparse.Namespace) -> GifOptions | None:
+    if not args.gif:
+        return None
+    start, sep, end = args.gif_frames.partition(":")
+    try:
+        if not sep:
+            raise ValueError
+        return GifOptions(args.gif_width, args.gif_fps, int(start) if start else 0, int(end) if end else None)
+    except ValueError:
+        raise UserError(f"--gif-frames must look like START:END (e.g. 0:100, 50:), got '{args.gif_frames}'") from None
+
+
+def config_from_args(args: argparse.Namespace) -> AppConfig:
+    """Turn parsed options into an :class:`AppConfig`, logging the defaults that were filled in."""
+    if args.checkpoint is not None and not args.checkpoint.is_file():
+        raise UserError(f"--checkpoint {args.checkpoint} does not exist")
+    lifter = str(args.checkpoint) if args.checkpoint else args.lifter
+    try:
+        pose2d = Pose2DConfig(
+            detector=DetectorConfig(model=args.detector, conf=args.det_conf, imgsz=args.det_size),
+            tracker=TrackerConfig(kind=args.tracker, min_frames=args.min_track_frames, max_people=args.max_people),
+            pose_model=args.pose2d,
+            pose_input_size=tuple(args.pose2d_size) if args.pose2d_size else None,
+            pose_normalization=args.pose2d_norm,
+        )
+    except ValueError as e:
+        raise UserError(str(e)) from None
+    config = AppConfig(
+        out_root=args.out,
+        pose2d=pose2d,
+        lifter=lifter,
+        frames=args.frames,
+        lift=LiftOptions(mode=args.lift_mode, flip=not args.no_flip, batch_size=args.batch_size,
+                         overlap=args.overlap, precision=args.precision),  # fmt: skip
+        device=args.device,
+        video=not args.no_video,
+        gif=_gif_options(args),
+        overwrite=args.overwrite,
+        download=not args.no_download,
+        progress=not args.quiet,
+    )
+    for what, value, default in (("lifter", lifter, DEFAULT_LIFTER), ("detector", args.detector, DEFAULT_DETECTOR),
+                                 ("2D model", args.pose2d, DEFAULT_POSE2D)):  # fmt: skip
+        log.info("%s: %s%s", what, value, " (default)" if value == default else "")
+    return config
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.video is not None:
+        if not args.video.exists():
+            raise UserError(f"video {args.video} does not exist")
+        videos, out_dirs = [args.video], [args.out / args.video.stem]
+    else:
+        videos = find_videos(args.folder, args.recursive)
+        if not videos:
+            raise UserError(f"no video files in {args.folder}{'' if args.recursive else ' (try --recursive)'}")
+        out_dirs = clip_output_dirs(videos, args.folder, args.out)
+    config = config_from_args(args)
+    if args.folder is not None:
+        log.info("%d video(s) in %s", len(videos), args.folder)
+    pipeline = Pipeline(config)
+    log.info("device: %s", pipeline.device)
+    reports = run_clips(pipeline, videos, out_dirs)
+    if args.video is not None:
+        (r,) = reports
+        if r.status == "failed":
+            raise UserError(r.message)
+        if r.status == "skipped":
+            print(f"{r.video}: {r.message}; outputs in {r.out_dir}")
+        else:
+            print(f"{r.video}: {r.frames} frames, {r.people} person(s), {r.seconds:.1f} s -> {r.out_dir}")
+            for path in r.outputs:
+                print(f"  {path}")
+        return 0
+    print(summary_table(reports))
+    return 1 if any(r.status == "failed" for r in reports) else 0
+
+
+def download_main(argv: Sequence[str]) -> int:
+    p = Parser(prog="vis.py download", description="Fetch checkpoints into the checkpoint folder.")
+    p.add_argument("names", nargs="*", help=f"checkpoint names (default: {' '.join(DEFAULT_DOWNLOADS)})")
+    p.add_argument("--all", action="store_true", help="every known checkpoint")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    args = p.parse_args(argv)
+    setup_logging(0, args.quiet)
+    names = list(all_entries()) if args.all else (args.names or list(DEFAULT_DOWNLOADS))
+    for path in ensure_downloaded(names, progress=not args.quiet):
+        print(f"ok  {path}")
+    return 0
+
+
+def list_main(argv: Sequence[str]) -> int:
+    Parser(prog="vis.py list", description="Every checkpoint the tools know by name.").parse_args(argv)
+    entries = all_entries()
+    width = max(map(len, entries))
+    for name, entry in entries.items():
+        here = "here   " if entry.path.is_file() else "missing"
+        print(f"{name:<{width}}  {here}  {entry.path}")
+    return 0
+
+
+def _run_main(args: argparse.Namespace) -> int:
+    setup_logging(args.verbose, args.quiet)
+    with logging_redirect_tqdm():
+        return run(args)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["download"]:
+        return report_errors(lambda: download_main(argv[1:]))
+    if argv[:1] == ["list"]:
+        return report_errors(lambda: list_main(argv[1:]))
+    args = build_parser().parse_args(argv)
+    return report_errors(lambda: _run_main(args))

@@ -1,0 +1,290 @@
+"""The side-by-side renderer: sizes, colours, the 3D view's projection, robustness, speed."""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from demo.render import (
+    MPL_BOX_DIAGONAL,
+    MPL_EYE_DISTANCE,
+    PersonPose,
+    RenderConfig,
+    SeedView,
+    Skeleton2D,
+    SkeletonRenderer,
+    person_colours,
+)
+from demo.skeleton import COCO_BONES, H36M_BONE_SIDES, H36M_BONES, Side
+
+#: A standing Human3.6M skeleton, (17, 3) metres, z up, facing +y (its right is +x),
+#: arms held away from the body so no bone hides another in either panel.
+STANDING = np.array([
+    [0.00, 0.00, 0.95], [0.13, 0.00, 0.93], [0.14, 0.01, 0.50], [0.15, -0.02, 0.08],
+    [-0.13, 0.00, 0.93], [-0.14, 0.01, 0.50], [-0.15, -0.02, 0.08],
+    [0.00, -0.01, 1.18], [0.00, 0.00, 1.42], [0.00, 0.07, 1.52], [0.00, 0.02, 1.66],
+    [-0.18, 0.00, 1.41], [-0.40, 0.00, 1.20], [-0.55, 0.04, 1.05],
+    [0.18, 0.00, 1.41], [0.40, 0.00, 1.20], [0.55, 0.04, 1.05],
+])  # fmt: skip
+SPINE, RIGHT_THIGH, LEFT_THIGH = H36M_BONES.index((0, 7)), H36M_BONES.index((1, 2)), H36M_BONES.index((4, 5))
+
+
+def front_view(pose: np.ndarray, centre_x: float, feet_y: float = 650.0, height_px: float = 330.0) -> np.ndarray:
+    """``(17, 2)`` pixels of ``pose`` seen front-on (its right on the image's left)."""
+    scale = height_px / 1.7
+    return np.stack([centre_x - scale * pose[:, 0], feet_y - scale * pose[:, 2]], axis=-1)
+
+
+def background(height: int = 720, width: int = 1280) -> np.ndarray:
+    return np.random.default_rng(0).integers(0, 256, size=(height, width, 3), dtype=np.uint8)
+
+
+def person(track_id: int, centre_x: float, pose: np.ndarray = STANDING, **kwargs: object) -> PersonPose:
+    return PersonPose(track_id, front_view(pose, centre_x), pose.copy(), **kwargs)
+
+
+def pixel_at(image: np.ndarray, xy: np.ndarray) -> tuple[int, ...]:
+    x, y = np.round(xy).astype(int)
+    return tuple(int(v) for v in image[y, x])
+
+
+def bone_midpoint_2d(p: PersonPose, bone: int) -> np.ndarray:
+    a, b = H36M_BONES[bone]
+    return (p.keypoints_2d[a] + p.keypoints_2d[b]) / 2
+
+
+def bone_midpoint_3d(joints: np.ndarray, bone: int) -> np.ndarray:
+    a, b = H36M_BONES[bone]
+    return (joints[a] + joints[b]) / 2
+
+
+def test_output_size_is_even_and_left_panel_is_the_input() -> None:
+    for height, width, panel in ((720, 1280, None), (481, 641, None), (101, 33, 51), (64, 64, 17)):
+        frame = background(height, width)
+        renderer = SkeletonRenderer(RenderConfig(panel_width=panel))
+        out = renderer.render(frame, [])
+        assert out.dtype == np.uint8 and out.ndim == 3 and out.shape[2] == 3
+        assert out.shape[0] % 2 == 0 and out.shape[1] % 2 == 0
+        assert out.shape[0] == height + height % 2 and out.shape[1] > width
+        assert out.shape[:2] == renderer.output_size(height, width)
+        np.testing.assert_array_equal(out[:height, :width], frame)
+    assert SkeletonRenderer().render(background(), []).shape == (720, 1280 + 960, 3)
+
+
+def test_empty_panel_still_has_the_grid() -> None:
+    config = RenderConfig()
+    out = SkeletonRenderer(config).render(background(), [])
+    panel = out[:, 1280:]
+    off_background = (panel != config.panel_colour).any(axis=2)
+    assert off_background.sum() > 2000, "ground grid missing"
+    # Grid lines are grey: no saturated (person) colours in an empty panel.
+    drawn = panel[off_background].astype(int)
+    assert (drawn.max(axis=1) - drawn.min(axis=1)).max() <= 2
+
+
+def test_3d_panel_draws_the_skeleton() -> None:
+    renderer = SkeletonRenderer()
+    frame = background()
+    empty = renderer.render(frame, [])
+    people = [person(4, 640)]
+    out = renderer.render(frame, people)
+    joints = renderer.layout_3d(people, 720, 1280)[0]
+    assert joints is not None and (joints[:, 0] >= 1280).all() and (joints[:, 0] < out.shape[1]).all()
+    assert ((joints[:, 1] >= 0) & (joints[:, 1] < 720)).all()
+    for bone in range(len(H36M_BONES)):
+        assert pixel_at(out, bone_midpoint_3d(joints, bone)) != pixel_at(empty, bone_midpoint_3d(joints, bone))
+    changed = (out[:, 1280:] != empty[:, 1280:]).any(axis=2)
+    assert 500 < changed.sum() < 0.2 * changed.size
+
+
+def test_track_colours_match_across_frames_and_panels() -> None:
+    renderer = SkeletonRenderer()
+    walking = STANDING.copy()
+    walking[[2, 3], 1] += 0.2  # a different pose in the second frame
+    frames = [
+        [person(7, 400)],
+        [person(2, 300), person(7, 900, walking), person(11, 1100)],  # other people move 7's slot
+    ]
+    for people in frames:
+        out = renderer.render(background(), people)
+        target = next(p for p in people if p.track_id == 7)
+        joints = renderer.layout_3d(people, 720, 1280)[people.index(target)]
+        for bone in (SPINE, RIGHT_THIGH, LEFT_THIGH):
+            expected = renderer.colours(7).by_side[H36M_BONE_SIDES[bone]]
+            assert pixel_at(out, bone_midpoint_2d(target, bone)) == expected, f"2D bone {bone}"
+            assert pixel_at(out, bone_midpoint_3d(joints, bone)) == expected, f"3D bone {bone}"
+
+
+def test_left_right_and_people_get_different_colours() -> None:
+    renderer = SkeletonRenderer()
+    people = [person(0, 640)]
+    out = renderer.render(background(), people)
+    joints = renderer.layout_3d(people, 720, 1280)[0]
+    left_2d = pixel_at(out, bone_midpoint_2d(people[0], LEFT_THIGH))
+    right_2d = pixel_at(out, bone_midpoint_2d(people[0], RIGHT_THIGH))
+    left_3d = pixel_at(out, bone_midpoint_3d(joints, LEFT_THIGH))
+    right_3d = pixel_at(out, bone_midpoint_3d(joints, RIGHT_THIGH))
+    assert left_2d != right_2d and left_3d != right_3d
+    assert H36M_BONE_SIDES[LEFT_THIGH] is Side.LEFT and H36M_BONE_SIDES[RIGHT_THIGH] is Side.RIGHT
+    config = RenderConfig()
+    bases = {person_colours(i, config).base for i in range(len(config.palette))}
+    assert len(bases) == len(config.palette)
+    assert person_colours(3, config) == person_colours(3 + len(config.palette), config)
+
+
+def test_missing_low_score_and_outside_joints_are_skipped_without_crashing() -> None:
+    renderer = SkeletonRenderer()
+    frame = background()
+    reference = person(1, 640)
+    nan_knee = person(1, 640)
+    nan_knee.keypoints_2d[2] = np.nan
+    nan_knee.keypoints_3d[2] = np.nan
+    out = renderer.render(frame, [nan_knee])
+    joints = renderer.layout_3d([reference], 720, 1280)[0]
+    empty = renderer.render(frame, [])
+    # The right thigh (hip -> NaN knee) is gone from both panels.
+    at_2d, at_3d = bone_midpoint_2d(reference, RIGHT_THIGH), bone_midpoint_3d(joints, RIGHT_THIGH)
+    assert pixel_at(out, at_2d) == pixel_at(frame, at_2d)
+    assert pixel_at(out, at_3d) == pixel_at(empty, at_3d)
+
+    low = person(1, 640, scores=np.where(np.arange(17) == 5, 0.1, 0.9))
+    out = renderer.render(frame, [low])
+    assert pixel_at(out, bone_midpoint_2d(low, LEFT_THIGH)) == pixel_at(frame, bone_midpoint_2d(low, LEFT_THIGH))
+
+    wild_2d = front_view(STANDING, 640)
+    wild_2d[:4] = [[-300.0, 100.0], [1e12, -1e12], [np.inf, 5.0], [5000.0, 5000.0]]
+    wild_3d = STANDING.copy()
+    wild_3d[0] = np.nan  # no pelvis: anchored on the other joints
+    wild_3d[16] = [20.0, 60.0, 5.0]  # far toward the eye, behind it
+    wild_3d[13] = [1e9, -1e9, 1e9]
+    crowd = [
+        PersonPose(5, wild_2d, wild_3d, scores=np.ones(17, dtype=bool)),
+        PersonPose(6, None, np.full((17, 3), np.nan)),
+        PersonPose(7, front_view(STANDING, -2000), None),  # entirely left of the frame
+        PersonPose(8, front_view(STANDING, 100)[[0] * 17], STANDING, skeleton_2d=Skeleton2D.COCO),
+    ] + [person(20 + i, 100 * i) for i in range(6)]  # more people than slots
+    out = renderer.render(frame, crowd)
+    assert out.shape == renderer.output_size(720, 1280) + (3,)
+    assert len(renderer.layout_3d(crowd, 720, 1280)) == len(crowd)
+
+
+def test_coco_keypoints_draw_coco_bones() -> None:
+    renderer = SkeletonRenderer()
+    frame = background()
+    # COCO joints taken from the standing H36M pose; eyes and ears spread around the head.
+    from_h36m = [9, 10, 10, 10, 10, 11, 14, 12, 15, 13, 16, 4, 1, 5, 2, 6, 3]
+    xy = front_view(STANDING, 640)[from_h36m]
+    xy[1:5] += [[8.0, 0.0], [-8.0, 0.0], [16.0, 6.0], [-16.0, 6.0]]
+    out = renderer.render(frame, [PersonPose(3, xy, None, skeleton_2d="coco")])
+    a, b = COCO_BONES.index((11, 13)), COCO_BONES.index((12, 14))  # left / right thigh in COCO
+    for bone, side in ((a, Side.LEFT), (b, Side.RIGHT)):
+        i, j = COCO_BONES[bone]
+        mid = (xy[i] + xy[j]) / 2
+        assert pixel_at(out, mid) == renderer.colours(3).by_side[side]
+
+
+def test_render_is_deterministic() -> None:
+    people = [person(1, 300), person(2, 700), person(9, 1000)]
+    first = SkeletonRenderer().render(background(), people)
+    renderer = SkeletonRenderer()
+    renderer.render(background(), [person(4, 500)])  # caches from another frame must not leak in
+    np.testing.assert_array_equal(renderer.render(background(), people), first)
+    np.testing.assert_array_equal(renderer.render(background(), people), first)
+
+
+def test_people_are_placed_left_to_right_and_zoom_only_beyond_the_slots() -> None:
+    renderer = SkeletonRenderer(RenderConfig(slots=3))
+
+    def placed(people: list[PersonPose]) -> list[np.ndarray]:
+        return [j for j in renderer.layout_3d(people, 720, 1280) if j is not None]
+
+    right_first = [person(1, 1000), person(2, 200)]
+    pelvis_x = [joints[0, 0] for joints in placed(right_first)]
+    assert pelvis_x[0] > pelvis_x[1], "the person on the image's right stands on the right"
+
+    def height_px(people: list[PersonPose]) -> float:
+        joints = placed(people)[0]
+        return float(joints[3, 1] - joints[10, 1])  # ankle below the head
+
+    one, three = height_px([person(1, 640)]), height_px([person(i, 100 * i) for i in range(1, 4)])
+    five = height_px([person(i, 100 * i) for i in range(1, 6)])
+    assert one > 0 and one == pytest.approx(three, rel=0.02) and five < 0.8 * three
+
+
+def test_straight_up_projects_upward() -> None:
+    view = SeedView(15.0, 70.0, 0.72, (0.0, 1.44))
+    plane, depth = view.project(np.array([[0.0, 0.0, 0.0], [0.0, 0.0, 1.0]]))
+    assert plane[1, 1] > plane[0, 1] and abs(plane[1, 0] - plane[0, 0]) < 1e-12
+    assert (depth > 0).all()
+    joints = SkeletonRenderer().layout_3d([person(1, 640)], 720, 1280)[0]
+    assert joints[10, 1] < joints[0, 1] < joints[3, 1]  # head above pelvis above ankle, in pixels
+
+
+def test_azim_70_matches_hand_computed_projection() -> None:
+    elev, azim, delta = np.deg2rad(15.0), np.deg2rad(70.0), 0.5
+    view = SeedView(15.0, 70.0, 0.72, (0.0, 1.44))
+    # Equal axes: the box diagonal is split evenly over a 1.44 m cube.
+    k = MPL_BOX_DIAGONAL / np.sqrt(3) / 1.44
+    centre = np.array([0.0, 0.0, 0.72])
+    ce, se, ca, sa = np.cos(elev), np.sin(elev), np.cos(azim), np.sin(azim)
+    # Offsets along world x, y, z from the box centre. The eye looks from (ce ca, ce sa, se);
+    # screen right is (-sa, ca, 0), screen up (-se ca, -se sa, ce).
+    expected = {
+        (1, 0, 0): (-sa, -se * ca, ce * ca),
+        (0, 1, 0): (ca, -se * sa, ce * sa),
+        (0, 0, 1): (0.0, ce, se),
+    }
+    for axis, (right, up, toward_eye) in expected.items():
+        plane, depth = view.project(centre + delta * np.array(axis, dtype=float))
+        distance = MPL_EYE_DISTANCE - toward_eye * delta * k
+        np.testing.assert_allclose(plane, [right * delta * k / distance, up * delta * k / distance], atol=1e-12)
+        assert depth == pytest.approx(distance)
+    # At azim 70 world +x points mostly to the screen's left, +y to its right.
+    plane, _ = view.project(np.array([[0.5, 0.0, 0.72], [0.0, 0.5, 0.72]]))
+    assert plane[0, 0] < -0.02 and plane[1, 0] > 0.01
+
+
+@pytest.mark.parametrize("box_aspect", [None, (4.0, 4.0, 3.0)])
+def test_projection_equals_matplotlib(box_aspect: tuple[float, float, float] | None) -> None:
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from mpl_toolkits.mplot3d import proj3d
+
+    fig = plt.figure()
+    try:
+        ax = fig.add_subplot(projection="3d")
+        ax.view_init(elev=15.0, azim=70.0)
+        ax.set_xlim3d([-0.72, 0.72])
+        ax.set_ylim3d([-0.72, 0.72])
+        ax.set_zlim3d([0.0, 1.44])
+        ax.set_box_aspect((1.0, 1.0, 1.0) if box_aspect is None else box_aspect)
+        points = np.random.default_rng(1).uniform([-0.8, -0.8, -0.1], [0.8, 0.8, 1.8], size=(50, 3))
+        xs, ys, _ = proj3d.proj_transform(points[:, 0], points[:, 1], points[:, 2], ax.get_proj())
+    finally:
+        plt.close(fig)
+    plane, _ = SeedView(15.0, 70.0, 0.72, (0.0, 1.44), box_aspect).project(points)
+    np.testing.assert_allclose(plane, np.stack([xs, ys], axis=-1), atol=1e-12)
+
+
+def test_person_pose_rejects_wrong_shapes() -> None:
+    with pytest.raises(ValueError, match=r"keypoints_2d must have shape \(17, 2\)"):
+        PersonPose(1, np.zeros((16, 2)))
+    with pytest.raises(ValueError, match="keypoints_3d"):
+        PersonPose(1, None, np.zeros((17, 2)))
+    with pytest.raises(ValueError, match="uint8"):
+        SkeletonRenderer().render(np.zeros((10, 10, 3), np.float32), [])
+
+
+def test_render_speed_smoke() -> None:
+    renderer = SkeletonRenderer()
+    frame = background()
+    people = [person(1, 320), person(2, 640), person(3, 960)]
+    renderer.render(frame, people)
+    count = 30
+    start = time.perf_counter()
+    for _ in range(count):
+        renderer.render(frame, people)
+    fps = count / (time.perf_counter() - start)
+    assert fps >= 15, f"{fps:.1f} frames/s for 1280x720 with 3 people"
