@@ -65,7 +65,8 @@ class Pose2DConfig:
         pose_normalization: HRNet input statistics: ``seed`` (default) reproduces the seeds'
             demos exactly (ImageNet mean/std applied to BGR before the channel swap, so red
             and blue get each other's statistics); ``imagenet`` is what HRNet was trained with.
-        pose_batch_size: crops per HRNet forward pass (bounds memory).
+        pose_batch_size: crops per HRNet forward pass (bounds memory); ``None``: 4 on the
+            CPU, 64 on CUDA (see :class:`demo.topdown.TopDownEstimator`).
         fp16: half precision for both networks; ``None`` means on CUDA only.
         chunk_frames: decoded frames held at once in the keypoint pass.
     """
@@ -75,7 +76,7 @@ class Pose2DConfig:
     pose_model: str = DEFAULT_POSE2D
     pose_input_size: tuple[int, int] | None = None
     pose_normalization: str = "seed"
-    pose_batch_size: int = 32
+    pose_batch_size: int | None = None
     fp16: bool | None = None
     chunk_frames: int = 32
 
@@ -354,7 +355,7 @@ class Pose2DEstimator:
         matches: list[tuple[int, int, int]] = []
         bar = tqdm(total=info.num_frames or None, unit="frame", desc="detect+track", disable=not progress, leave=False)
         with bar:
-            for chunk in _batched(read_frames(video), self.config.detector.batch_size):
+            for chunk in _batched(read_frames(video), max(self.detector.batch_size, 16)):
                 found = self.detector(chunk)
                 for frame, dets in zip(chunk, found):
                     matches += tracker.update(dets, frame)
