@@ -35,7 +35,7 @@ from .gif import GifOptions, GifWriter
 from .pose2d import Pose2DConfig, Pose2DEstimator, Pose2DResult
 from .pose3d import Pose3DResult, lift_tracks
 from .render import PersonPose, SkeletonRenderer
-from .video import VIDEO_SUFFIXES, H264Writer, VideoError, read_frames
+from .video import VIDEO_SUFFIXES, H264Writer, VideoError, VideoInfo, read_frames
 from .weights import all_entries, ensure_downloaded
 
 log = logging.getLogger(__name__)
@@ -144,10 +144,11 @@ class Pipeline:
         key = self.config.settings_key()
         if not self.config.overwrite and _done_with(done, key):
             return ClipReport(video, out_dir, "skipped", "already done with these settings (--overwrite redoes it)")
+        VideoInfo.probe(video)  # an unreadable video fails before any folder is made
+        lifter = self.lifter  # a wrong checkpoint fails now, not after the 2D stage
         _check_writable(out_dir)
         done.unlink(missing_ok=True)  # from here on the folder is not finished
         progress = self.config.progress
-        lifter = self.lifter  # a wrong checkpoint fails now, not after the 2D stage
         pose2d = self.pose2d.run(video, out_dir, reuse=not self.config.overwrite, progress=progress)
         pose3d = lift_tracks(pose2d, lifter, self.config.lift, lifter_name=self.config.lifter, progress=progress)
         outputs = [out_dir / "pose2d.npz", out_dir / "pose2d.json", *pose3d.save(out_dir)]
@@ -227,15 +228,19 @@ def clip_output_dirs(videos: list[Path], root: Path, out_root: Path) -> list[Pat
     ]
 
 
-def find_videos(folder: Path, recursive: bool) -> list[Path]:
-    """Video files in ``folder`` (by suffix), sorted; hidden files skipped."""
+def find_videos(folder: Path, recursive: bool, exclude: Path | None = None) -> list[Path]:
+    """Video files in ``folder`` (by suffix), sorted; hidden files and anything below
+    ``exclude`` (the output folder, whose videos are our own results) skipped."""
     if not folder.is_dir():
         raise UserError(f"--folder {folder} is not a folder")
-    pattern = "**/*" if recursive else "*"
-    return sorted(
-        p for p in folder.glob(pattern)
-        if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES and not any(part.startswith(".") for part in p.relative_to(folder).parts)
-    )  # fmt: skip
+    skip = exclude.resolve() if exclude is not None else None
+
+    def wanted(p: Path) -> bool:
+        hidden = any(part.startswith(".") for part in p.relative_to(folder).parts)
+        ours = skip is not None and p.resolve().is_relative_to(skip)
+        return p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES and not hidden and not ours
+
+    return sorted(p for p in folder.glob("**/*" if recursive else "*") if wanted(p))
 
 
 def run_clips(pipeline: Pipeline, videos: list[Path], out_dirs: list[Path]) -> list[ClipReport]:

@@ -166,7 +166,7 @@ def run(args: argparse.Namespace) -> int:
             raise UserError(f"video {args.video} does not exist")
         videos, out_dirs = [args.video], [args.out / args.video.stem]
     else:
-        videos = find_videos(args.folder, args.recursive)
+        videos = find_videos(args.folder, args.recursive, exclude=args.out)
         if not videos:
             raise UserError(f"no video files in {args.folder}{'' if args.recursive else ' (try --recursive)'}")
         out_dirs = clip_output_dirs(videos, args.folder, args.out)

@@ -171,15 +171,3 @@ def build_lifter(config: LifterConfig) -> LifterModel:
 def create_lifter(name: str) -> LifterModel:
     """A randomly initialised model with the architecture of registry entry ``name``."""
     return build_lifter(get_entry(name).config)
-
-
-def entries_matching(config: LifterConfig, ignore_frames: bool = False) -> list[LifterEntry]:
-    """Registry entries whose architecture equals ``config`` (optionally whatever the window)."""
-    skip = {"frames"} if ignore_frames else set()
-    want = {k: v for k, v in config_to_dict(config).items() if k not in skip}
-    return [
-        entry
-        for entry in lifter_entries().values()
-        if type(entry.config) is type(config)
-        and {k: v for k, v in config_to_dict(entry.config).items() if k not in skip} == want
-    ]

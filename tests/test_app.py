@@ -140,6 +140,11 @@ def test_folder_mode_reports_and_goes_on(short_clips: Path, confident_yolo: Path
     assert len(loads) == 1  # models loaded once for the batch
     assert main(["--folder", str(folder), *model_args(confident_yolo, out)]) == 1
     assert "2 skipped, 1 failed" in capsys.readouterr().out
+    # Results written inside the input folder are never taken for inputs.
+    inside = folder / "results"
+    assert main(["--folder", str(folder), "--recursive", *model_args(confident_yolo, inside)]) == 1
+    assert main(["--folder", str(folder), "--recursive", *model_args(confident_yolo, inside)]) == 1
+    assert "2 skipped, 1 failed" in capsys.readouterr().out.splitlines()[-1]
 
 
 def _zero_frame_video(path: Path) -> None:
@@ -190,6 +195,8 @@ def test_bad_inputs_fail_with_one_line_and_nothing_finished(
     assert expected in _one_error_line(capsys.readouterr().err)
     if out.is_dir():
         assert not list(out.rglob("done.json")) and not list(out.rglob("*.mp4"))
+    if case in ("missing_video", "text_as_video", "zero_frames"):
+        assert not out.exists()  # nothing is created for a video that cannot be read
 
 
 def test_clip_shorter_than_the_window(short_clips: Path, confident_yolo: Path, tmp_path: Path) -> None:
