@@ -144,12 +144,12 @@ class Pipeline:
         key = self.config.settings_key()
         if not self.config.overwrite and _done_with(done, key):
             return ClipReport(video, out_dir, "skipped", "already done with these settings (--overwrite redoes it)")
-        VideoInfo.probe(video)  # an unreadable video fails before any folder is made
+        info = VideoInfo.probe(video)  # an unreadable video fails before any folder is made
         lifter = self.lifter  # a wrong checkpoint fails now, not after the 2D stage
         _check_writable(out_dir)
         done.unlink(missing_ok=True)  # from here on the folder is not finished
         progress = self.config.progress
-        pose2d = self.pose2d.run(video, out_dir, reuse=not self.config.overwrite, progress=progress)
+        pose2d = self.pose2d.run(video, out_dir, reuse=not self.config.overwrite, progress=progress, info=info)
         pose3d = lift_tracks(pose2d, lifter, self.config.lift, lifter_name=self.config.lifter, progress=progress)
         outputs = [out_dir / "pose2d.npz", out_dir / "pose2d.json", *pose3d.save(out_dir)]
         outputs += self._render(video, out_dir, pose2d, pose3d)
@@ -175,13 +175,16 @@ class Pipeline:
         stem = video.stem
         mp4 = H264Writer(out_dir / f"{stem}_pose.mp4", meta.fps, size) if c.video else None
         gif_frames = set(c.gif.frame_indices(meta.num_frames, meta.fps)) if c.gif else set()
+        # Without the mp4, decoding can stop after the GIF's last frame.
+        last = meta.num_frames if mp4 is not None else max(gif_frames) + 1
         gif = GifWriter(out_dir / f"{stem}_pose.gif", c.gif.output_fps(meta.fps), size, c.gif.width) if c.gif else None
         writers = [w for w in (mp4, gif) if w is not None]
         try:
-            with tqdm(total=meta.num_frames, unit="frame", desc="rendering", disable=not c.progress, leave=False) as bar:
+            with tqdm(total=last, unit="frame", desc="rendering", disable=not c.progress, leave=False) as bar:
                 for t, frame in enumerate(read_frames(video)):
-                    if t >= meta.num_frames:
+                    if t >= last:
                         break
+                    bar.update(1)
                     if mp4 is None and t not in gif_frames:
                         continue
                     people = [
@@ -194,7 +197,6 @@ class Pipeline:
                         mp4.write(image)
                     if gif is not None and t in gif_frames:
                         gif.write(image)
-                    bar.update(1)
             if mp4 is not None and mp4.frames != meta.num_frames:
                 raise VideoError(f"{video} decoded to {mp4.frames} frames while rendering, {meta.num_frames} before")
             return [w.close() for w in writers]

@@ -16,9 +16,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from lifter.errors import CheckpointError
+from lifter.errors import CheckpointError, brief
 
-from .weights import detector_entries, resolve_weights
+from lifter.registry import resolve_weights
+
+from .weights import detector_entries
 
 os.environ.setdefault("YOLO_OFFLINE", "1")  # never let ultralytics probe the network on import
 os.environ.setdefault("YOLO_VERBOSE", "False")
@@ -108,7 +110,7 @@ class PersonDetector:
         try:
             self.model = YOLO(self.weights, task="detect")
         except Exception as e:  # noqa: BLE001 - ultralytics raises many types for a foreign file
-            raise CheckpointError(f"detector {self.weights} is not an ultralytics YOLO model ({_first_line(e)})") from None
+            raise CheckpointError(f"detector {self.weights} is not an ultralytics YOLO model ({brief(e)})") from None
         names = getattr(self.model, "names", None) or {}
         # A model built from a yaml has no class names (they read '0', '1', ...): nothing to check.
         if not str(names.get(PERSON_CLASS, "0")).isdigit() and names.get(PERSON_CLASS) != "person":
@@ -141,8 +143,3 @@ class PersonDetector:
                 else:
                     out.append(Detections(boxes.xyxy.cpu().numpy(), boxes.conf.cpu().numpy()))
         return out
-
-
-def _first_line(e: Exception) -> str:
-    text = str(e).strip()
-    return text.splitlines()[0][:120] if text else type(e).__name__

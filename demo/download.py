@@ -28,7 +28,6 @@ import http.client
 import logging
 import os
 import re
-import secrets
 import shutil
 import socket
 import ssl
@@ -44,6 +43,7 @@ from types import ModuleType
 from tqdm import tqdm
 
 from lifter.errors import UserError
+from lifter.files import temp_path_beside
 
 log = logging.getLogger(__name__)
 
@@ -164,7 +164,7 @@ def download_url(
     if expect.size is not None:
         _check_disk(dest, expect.size, name)
 
-    part = dest.with_name(f".{dest.name}.{secrets.token_hex(4)}.part")
+    part = temp_path_beside(dest)
     log.info("downloading %s from %s", name, url)
     try:
         digest = _fetch_with_retries(

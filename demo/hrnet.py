@@ -20,7 +20,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from lifter.checkpoints import check_state_dict, read_checkpoint, unwrap_state_dict
+from lifter.checkpoints import check_state_dict, lifter_family, read_checkpoint, unwrap_state_dict
 from lifter.errors import CheckpointError
 
 log = logging.getLogger(__name__)
@@ -287,8 +287,6 @@ class HRNet(nn.Module):
 
 # --- checkpoints --------------------------------------------------------------------------
 
-# Tell-tale keys of the lifters' checkpoints, which people may pass here by mistake.
-_LIFTER_KEYS = {"pose_emb.weight": "STCFormer", "Freq_embedding.weight": "PoseFormerV2"}
 # MMPose prefixes -> official names (1.x: head.*, 0.x: keypoint_head.*).
 _MMPOSE_RENAMES = (
     ("backbone.", ""),
@@ -305,11 +303,10 @@ def hrnet_state_dict(checkpoint: Any, path: str | Path) -> tuple[dict[str, torch
     ``mmpose``. Raises :class:`CheckpointError` for lifter checkpoints and other files.
     """
     sd = unwrap_state_dict(checkpoint, path)
-    for key, family in _LIFTER_KEYS.items():
-        if key in sd:
-            raise CheckpointError(
-                f"checkpoint {path} is a 3D lifter checkpoint ({family}), not an HRNet 2D keypoint checkpoint"
-            )
+    family = lifter_family(sd)  # people pass a lifter here by mistake
+    if family is not None:
+        name = {"stcformer": "STCFormer", "poseformerv2": "PoseFormerV2"}[family]
+        raise CheckpointError(f"checkpoint {path} is a 3D lifter checkpoint ({name}), not an HRNet 2D keypoint checkpoint")
     layout = "official"
     if any(k.startswith("backbone.") for k in sd):
         layout = "mmpose"

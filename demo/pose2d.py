@@ -33,6 +33,7 @@ from tqdm.auto import tqdm
 from lifter.errors import UserError
 from lifter.files import atomic_output
 from lifter.inference import fill_missing
+from lifter.registry import resolve_weights
 
 from .detect import DetectorConfig, Detections, PersonDetector, resolve_detector_weights
 from .hrnet import load_hrnet
@@ -40,7 +41,7 @@ from .skeleton import coco_to_h36m
 from .topdown import IMAGENET_NORMALIZATION, SEED_NORMALIZATION, TopDownEstimator
 from .track import FrameState, PersonTracker, TrackerConfig, TrackLog, collect_tracks, dense_boxes, fill_gaps, select_tracks
 from .video import VideoError, VideoInfo, file_fingerprint, read_frames
-from .weights import DEFAULT_POSE2D, pose2d_entries, resolve_weights
+from .weights import DEFAULT_POSE2D, pose2d_entries
 
 log = logging.getLogger(__name__)
 
@@ -267,6 +268,8 @@ class Pose2DEstimator:
         if self.config.pose_normalization not in NORMALIZATIONS:
             raise UserError(f"unknown 2D normalisation {self.config.pose_normalization!r}: use seed or imagenet")
         self.pose_path, self.pose_entry = resolve_weights(self.config.pose_model, pose2d_entries(), "2D pose model")
+        # The registry knows a named model's crop size; a bare file may need it given.
+        self.pose_input_size = self.pose_entry.input_size if self.pose_entry else self.config.pose_input_size
         self._detector: PersonDetector | None = None
         self._topdown: TopDownEstimator | None = None
 
@@ -282,8 +285,7 @@ class Pose2DEstimator:
     @property
     def topdown(self) -> TopDownEstimator:
         if self._topdown is None:
-            input_size = self.pose_entry.input_size if self.pose_entry else self.config.pose_input_size
-            model, hrnet_config = load_hrnet(self.pose_path, device=self.device, input_size=input_size)
+            model, hrnet_config = load_hrnet(self.pose_path, device=self.device, input_size=self.pose_input_size)
             self._topdown = TopDownEstimator(
                 model,
                 hrnet_config,
@@ -307,22 +309,31 @@ class Pose2DEstimator:
             "pose2d": {
                 "model": self.pose_path.name,
                 "sha256": cached_fingerprint(self.pose_path),
-                "input_size": list(self.pose_entry.input_size if self.pose_entry else self.config.pose_input_size or []),
+                "input_size": list(self.pose_input_size or []),
                 "normalization": c.pose_normalization,
             },
             "tracker": asdict(c.tracker),
             "fp16": self.fp16,
         }
 
-    def run(self, video: str | Path, out_dir: str | Path | None = None, *, reuse: bool = True, progress: bool = True) -> Pose2DResult:
+    def run(
+        self,
+        video: str | Path,
+        out_dir: str | Path | None = None,
+        *,
+        reuse: bool = True,
+        progress: bool = True,
+        info: VideoInfo | None = None,
+    ) -> Pose2DResult:
         """2D keypoints of everyone in ``video``; saved to / reused from ``out_dir`` when given.
+        ``info`` is the video's :class:`VideoInfo` if the caller has already probed it.
 
         Raises:
             VideoError: the video cannot be read or has no frames.
             CheckpointError: a model file is missing or wrong.
         """
         video = Path(video)
-        info = VideoInfo.probe(video)
+        info = info or VideoInfo.probe(video)
         sha = file_fingerprint(video)
         key = self.models_key()
         if out_dir is not None and reuse and key is not None:
@@ -391,7 +402,7 @@ class Pose2DEstimator:
         for k, (log_, (boxes, box_scores, state)) in enumerate(zip(logs, dense)):
             kp, sc = fill_gaps(coco[k], state), fill_gaps(coco_scores[k], state)
             h36m, h36m_scores = coco_to_h36m(kp, sc)
-            tracks.append(Track2D(log_.track_id, state, boxes, box_scores, kp, sc, h36m.astype(np.float32), h36m_scores.astype(np.float32)))
+            tracks.append(Track2D(log_.track_id, state, boxes, box_scores, kp, sc, h36m, h36m_scores))
         return tracks
 
 

@@ -62,20 +62,6 @@ def _bone_sides(bones: tuple[tuple[int, int], ...], left: tuple[int, ...], right
 H36M_BONE_SIDES = _bone_sides(H36M_BONES, H36M_LEFT, H36M_RIGHT)
 COCO_BONE_SIDES = _bone_sides(COCO_BONES, COCO_LEFT, COCO_RIGHT)
 
-__all__ = [
-    "COCO_BONES",
-    "COCO_BONE_SIDES",
-    "COCO_JOINTS",
-    "COCO_LEFT",
-    "COCO_RIGHT",
-    "H36M_BONES",
-    "H36M_BONE_SIDES",
-    "H36M_JOINTS",
-    "H36M_LEFT",
-    "H36M_RIGHT",
-    "Side",
-]
-
 
 # --- COCO-17 -> Human3.6M-17 ----------------------------------------------------------------
 # The lifters were trained on Human3.6M joints, several of which COCO lacks. The seeds'
@@ -161,4 +147,19 @@ def coco_to_h36m(keypoints: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray,
     return np.stack([x, y], axis=-1).astype(np.float32), h36m_scores.astype(np.float32)
 
 
-__all__ += ["H36M_COPIED_FROM_COCO", "H36M_SYNTHESISED_FROM_COCO", "coco_to_h36m"]
+__all__ = [
+    "COCO_BONES",
+    "COCO_BONE_SIDES",
+    "COCO_JOINTS",
+    "COCO_LEFT",
+    "COCO_RIGHT",
+    "H36M_BONES",
+    "H36M_BONE_SIDES",
+    "H36M_COPIED_FROM_COCO",
+    "H36M_JOINTS",
+    "H36M_LEFT",
+    "H36M_RIGHT",
+    "H36M_SYNTHESISED_FROM_COCO",
+    "Side",
+    "coco_to_h36m",
+]

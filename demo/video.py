@@ -17,7 +17,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from lifter.errors import UserError
+from lifter.errors import UserError, brief
 from lifter.files import AtomicSink, temp_path_beside
 
 log = logging.getLogger(__name__)
@@ -93,16 +93,11 @@ def open_video(path: Path) -> av.container.InputContainer:
     try:
         container = av.open(str(path), metadata_errors="ignore")
     except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as e:
-        raise VideoError(f"video {path} is not a readable video file ({_reason(e)})") from None
+        raise VideoError(f"video {path} is not a readable video file ({brief(e)})") from None
     if not container.streams.video:
         container.close()
         raise VideoError(f"{path} has no video stream")
     return container
-
-
-def _reason(e: Exception) -> str:
-    text = getattr(e, "strerror", None) or str(e)
-    return text.splitlines()[0][:120] if text else type(e).__name__
 
 
 def _decode(container: av.container.InputContainer, path: Path) -> Iterator[av.VideoFrame]:
@@ -114,9 +109,9 @@ def _decode(container: av.container.InputContainer, path: Path) -> Iterator[av.V
             try:
                 yield from packet.decode()
             except av.error.InvalidDataError as e:
-                log.warning("%s: skipping a corrupt packet (%s)", path, _reason(e))
+                log.warning("%s: skipping a corrupt packet (%s)", path, brief(e))
     except av.error.FFmpegError as e:
-        log.warning("%s: decoding stopped early (%s); the file may be truncated", path, _reason(e))
+        log.warning("%s: decoding stopped early (%s); the file may be truncated", path, brief(e))
 
 
 def read_frames(path: str | Path, rotation: int | None = None) -> Iterator[np.ndarray]:

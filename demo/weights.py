@@ -1,11 +1,11 @@
 """Named 2D keypoint models and person detectors (from ``checkpoints/manifest.json``),
-and turning a name or a path given by the user into a file."""
+and fetching named weights (a name or a path becomes a file with
+:func:`lifter.registry.resolve_weights`)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import TypeVar
 
 from lifter.errors import CheckpointError
 from lifter.registry import Source, WeightsFile, close_matches, load_manifest
@@ -58,31 +58,6 @@ def detector_entries() -> dict[str, DetectorEntry]:
         name: DetectorEntry(**dict(raw, name=name, source=Source(**raw["source"])))
         for name, raw in load_manifest()["detectors"].items()
     }
-
-
-Entry = TypeVar("Entry", bound=WeightsFile)
-
-
-def resolve_weights(spec: str | Path, entries: dict[str, Entry], what: str) -> tuple[Path, Entry | None]:
-    """A registry name or a path -> ``(file, entry or None)``.
-
-    Raises:
-        CheckpointError: a name whose file is not downloaded (saying how to get it), or
-            neither a known name nor an existing file (suggesting a close name).
-    """
-    text = str(spec)
-    path = Path(text).expanduser()
-    if path.is_file():
-        by_file = [e for e in entries.values() if e.file == path.name]
-        return path, (by_file[0] if by_file else None)
-    if text in entries:
-        entry = entries[text]
-        if not entry.path.is_file():
-            raise CheckpointError(entry.missing_message())
-        return entry.path, entry
-    raise CheckpointError(
-        f"no {what} file or name '{text}'{close_matches(text, list(entries))}; names: {', '.join(entries)}"
-    )
 
 
 def ultralytics_asset_url(name: str) -> str:

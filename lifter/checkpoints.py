@@ -19,16 +19,16 @@ from typing import Any
 import numpy as np
 import torch
 
-from .errors import CheckpointError
+from .errors import CheckpointError, brief
 from .registry import (
     FAMILIES,
     LifterConfig,
     LifterEntry,
     LifterModel,
     build_lifter,
-    close_matches,
     config_to_dict,
     lifter_entries,
+    resolve_weights,
 )
 
 log = logging.getLogger(__name__)
@@ -84,7 +84,7 @@ def read_checkpoint(path: str | Path) -> Any:
         if zip_start or isinstance(e, EOFError) or "unexpected EOF" in text:
             reason = f"is truncated or corrupt ({size} bytes): an interrupted download? Delete it and fetch it again"
         else:
-            reason = f"is not a PyTorch checkpoint ({type(e).__name__}: {text.splitlines()[0][:120] if text else 'unreadable'})"
+            reason = f"is not a PyTorch checkpoint ({type(e).__name__}: {brief(e)})"
         raise CheckpointError(f"checkpoint {path} {reason}") from None
 
 
@@ -111,12 +111,26 @@ def unwrap_state_dict(obj: Any, path: str | Path) -> dict[str, torch.Tensor]:
     return dict(obj)
 
 
+#: Keys only each lifter family's checkpoints have.
+LIFTER_TELL_TALE_KEYS = {
+    "stcformer": ("pose_emb.weight", "regress_head.weight"),
+    "poseformerv2": ("Freq_embedding.weight", "Joint_embedding.weight"),
+}
+
+
+def lifter_family(state_dict: dict[str, torch.Tensor]) -> str | None:
+    """``'stcformer'`` or ``'poseformerv2'`` if the tensors are a lifter's, else None."""
+    for family, keys in LIFTER_TELL_TALE_KEYS.items():
+        if all(k in state_dict for k in keys):
+            return family
+    return None
+
+
 def identify_family(state_dict: dict[str, torch.Tensor], path: str | Path) -> str:
     """``'stcformer'`` or ``'poseformerv2'`` from tell-tale keys; a clear error for anything else."""
-    if "pose_emb.weight" in state_dict and "regress_head.weight" in state_dict:
-        return "stcformer"
-    if "Freq_embedding.weight" in state_dict and "Joint_embedding.weight" in state_dict:
-        return "poseformerv2"
+    family = lifter_family(state_dict)
+    if family is not None:
+        return family
     keys = list(state_dict)
     for pattern, what in _FOREIGN_KINDS:
         if any(pattern.search(k) for k in keys):
@@ -207,28 +221,9 @@ class CheckpointInfo:
         return [e for e in lifter_entries().values() if e.family == self.family and _arch_equal(e, self.architecture)]
 
 
-def resolve_checkpoint(name_or_path: str | Path) -> tuple[Path, LifterEntry | None]:
-    """A registry name or a path -> (file, entry or None). Missing files are a clear error."""
-    entries = lifter_entries()
-    text = str(name_or_path)
-    if text in entries and not Path(text).is_file():
-        entry = entries[text]
-        if not entry.path.is_file():
-            raise CheckpointError(entry.missing_message())
-        return entry.path, entry
-    path = Path(text).expanduser()
-    if not path.is_file():
-        hint = close_matches(text, list(entries))
-        raise CheckpointError(
-            f"no checkpoint file or lifter name '{text}'{hint}; names: {', '.join(entries)}"
-        )
-    by_file = [e for e in entries.values() if e.file == path.name]
-    return path, (by_file[0] if by_file else None)
-
-
 def inspect_checkpoint(name_or_path: str | Path) -> CheckpointInfo:
     """Read a lifter checkpoint and say what it is, without building a model."""
-    path, entry = resolve_checkpoint(name_or_path)
+    path, entry = resolve_weights(name_or_path, lifter_entries(), "lifter")
     state_dict = unwrap_state_dict(read_checkpoint(path), path)
     family = identify_family(state_dict, path)
     arch = infer_architecture(family, state_dict, path)

@@ -2,6 +2,12 @@
 from __future__ import annotations
 
 
+def brief(error: BaseException, limit: int = 120) -> str:
+    """The first line of an exception's message (or of its OS error text), for a one-line error."""
+    text = (getattr(error, "strerror", None) or str(error)).strip()
+    return text.splitlines()[0][:limit] if text else type(error).__name__
+
+
 class UserError(Exception):
     """A problem with the user's input, files or environment, explained in its message."""
 

@@ -9,10 +9,11 @@ from __future__ import annotations
 import difflib
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Union
+from typing import Any, TypeVar, Union
 
 from torch import nn
 
@@ -171,3 +172,29 @@ def build_lifter(config: LifterConfig) -> LifterModel:
 def create_lifter(name: str) -> LifterModel:
     """A randomly initialised model with the architecture of registry entry ``name``."""
     return build_lifter(get_entry(name).config)
+
+
+Entry = TypeVar("Entry", bound=WeightsFile)
+
+
+def resolve_weights(spec: str | Path, entries: Mapping[str, Entry], what: str) -> tuple[Path, Entry | None]:
+    """A registry name or a path -> ``(file, entry or None)``; a file whose name is an
+    entry's file name is taken as that entry.
+
+    Raises:
+        CheckpointError: a name whose file is not downloaded (saying how to get it), or
+            neither a known name nor an existing file (suggesting a close name).
+    """
+    text = str(spec)
+    path = Path(text).expanduser()
+    if path.is_file():
+        by_file = [e for e in entries.values() if e.file == path.name]
+        return path, (by_file[0] if by_file else None)
+    if text in entries:
+        entry = entries[text]
+        if not entry.path.is_file():
+            raise CheckpointError(entry.missing_message())
+        return entry.path, entry
+    raise CheckpointError(
+        f"no checkpoint file or {what} name '{text}'{close_matches(text, list(entries))}; names: {', '.join(entries)}"
+    )

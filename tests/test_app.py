@@ -293,3 +293,13 @@ def test_list_command(capsys) -> None:
     assert main(["list"]) == 0
     out = capsys.readouterr().out
     assert "stcformer-27" in out and "hrnet-w48-384x288" in out and "yolo26l.pt" in out and "missing" in out
+
+
+def test_gif_without_the_video(short_clips: Path, confident_yolo: Path, tmp_path: Path) -> None:
+    args = model_args(confident_yolo, tmp_path / "out", "--no-video", "--gif", "--gif-frames", "2:12", "--gif-fps", "20")
+    assert main(["--video", str(short_clips / "walk_a.mp4"), *args]) == 0
+    result = tmp_path / "out" / "walk_a"
+    assert not (result / "walk_a_pose.mp4").exists()
+    with Image.open(result / "walk_a_pose.gif") as gif:
+        assert gif.n_frames == 10  # frames 2..11; 20 fps asked, the clip has 10
+        assert gif.info.get("duration") == 100
