@@ -16,7 +16,6 @@ in batches of frames.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
@@ -26,13 +25,12 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-os.environ.setdefault("YOLO_OFFLINE", "1")
 
 from demo.detect import DetectorConfig, PersonDetector  # noqa: E402
 from demo.hrnet import HRNET_VARIANTS, HRNet  # noqa: E402
 from demo.topdown import TopDownEstimator  # noqa: E402
 from demo.video import read_frames  # noqa: E402
-from lifter.device import pick_device  # noqa: E402
+from core.runtime import configure_runtime  # noqa: E402
 
 CLIP = Path(__file__).resolve().parents[2] / "shared" / "media" / "vtest_15s.mp4"
 
@@ -64,8 +62,11 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, help="our crops per forward pass (default: the app's, 4 CPU / 64 CUDA)")
     parser.add_argument("--detector", default="yolo26l.yaml", help="YOLO model yaml (random weights) or .pt")
     parser.add_argument("--video", type=Path, default=CLIP)
+    parser.add_argument("--precision", default="fp32", help="auto, fp32, bf16 or fp16 for both networks")
+    parser.add_argument("--threads", type=int, help="torch threads (default: every core)")
     args = parser.parse_args()
-    device = pick_device(args.device)
+    runtime = configure_runtime(args.device, args.threads, args.precision)
+    device = runtime.device
     clip = list(read_frames(args.video))
     frames = clip[: args.frames]
     boxes = moving_people_boxes(frames, np.median(np.stack(clip[::5]), axis=0).astype(np.uint8))
@@ -76,7 +77,7 @@ def main() -> None:
     torch.manual_seed(0)
     config = HRNET_VARIANTS["hrnet-w48-384x288"]
     model = HRNet(config).eval()
-    est = TopDownEstimator(model, config, device, batch_size=args.batch_size)
+    est = TopDownEstimator(model, config, device, batch_size=args.batch_size, precision=runtime.precision)
     est.estimate(frames[:1], [np.array([[100, 100, 200, 400]], np.float32)])  # warm-up
 
     sync(device)
@@ -92,12 +93,12 @@ def main() -> None:
     t_ours = time.perf_counter() - t
     diff = max((np.abs(a.keypoints - b.keypoints).max() for a, b in zip(seeds, ours) if len(a)), default=0.0)
 
-    print(f"{'HRNet-W48 384x288':<22} {'crops/s':>9} {'ratio':>7}")
+    print(f"{'HRNet-W48 384x288 ' + runtime.precision:<22} {'crops/s':>9} {'ratio':>7}")
     print(f"{'seeds: per frame':<22} {crops / t_seeds:>9.2f} {1.0:>6.2f}x")
     print(f"{'ours: batch ' + str(est.batch_size):<22} {crops / t_ours:>9.2f} {t_seeds / t_ours:>6.2f}x"
           f"   (max keypoint difference {diff:.2g} px)")  # fmt: skip
 
-    detector = PersonDetector(DetectorConfig(model=args.detector), device)
+    detector = PersonDetector(DetectorConfig(model=args.detector), runtime)
     detector(frames[:2])  # warm-up
     sync(device)
     t = time.perf_counter()

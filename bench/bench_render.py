@@ -5,7 +5,9 @@ Measures, in one run and on the same poses drawn over the same decoded frames:
      skeletons saved as PNG at dpi 200, a 3D figure (elev 15, azim 70, the seeds' axis
      limits) saved as PNG at dpi 200, both PNGs read back and composited into a third
      PNG in a temp folder;
-  2. ``SkeletonRenderer.render``;
+  2. ``SkeletonRenderer.render``, all joints confident (the render frames/s), and again
+     with low-score joints (drawn faded) on every person and one person interpolated
+     (``filled``: dashed bones, hollow joints, tag) in every other frame;
   3. ``SkeletonRenderer.render`` streamed into the app's H.264 writer
      (:class:`demo.video.H264Writer`: PyAV, libx264 veryfast, yuv420p), no PNG in between.
 Decoding (and resizing the clip to the benchmark size) happens before any clock starts.
@@ -13,6 +15,7 @@ The poses are synthetic: a walking Human3.6M skeleton in metres, three people wi
 different headings, shown front-on at three places in the frame.
 
 Usage: python bench/bench_render.py [--seed-frames 10] [--frames 300] [--preset veryfast]
+(``--seed-frames 0`` skips the slow seeds' protocol.)
 """
 from __future__ import annotations
 
@@ -31,7 +34,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # run as a script from anywhere; the repo is not installed
 
 from demo.render import PersonPose, RenderConfig, SkeletonRenderer  # noqa: E402
-from demo.skeleton import H36M_BONE_SIDES, H36M_BONES, Side  # noqa: E402
+from core.joints import H36M_BONE_SIDES, H36M_BONES, Side  # noqa: E402
 from demo.video import H264Writer, VideoInfo, read_frames  # noqa: E402
 
 CLIP = REPO.parent / "shared" / "media" / "vtest_15s.mp4"
@@ -86,6 +89,18 @@ def synthetic_people(frame_index: int, fps: float, width: int, height: int) -> l
         xy = to_image(pose, width * (k + 1) / 4, height * 0.9, height * 0.45)
         people.append(PersonPose(track_id=k + 1, keypoints_2d=xy, keypoints_3d=pose))
     return people
+
+
+def with_confidence(people: list[PersonPose], frame_index: int) -> list[PersonPose]:
+    """The same people with 2D scores (each person's arm and leg on one side below
+    ``min_score``) and, in every other frame, the last one interpolated."""
+    out = []
+    for k, p in enumerate(people):
+        scores = np.full(17, 0.9)
+        scores[[2, 3, 15, 16] if k % 2 else [5, 6, 12, 13]] = 0.1
+        filled = k == len(people) - 1 and frame_index % 2 == 1
+        out.append(PersonPose(p.track_id, p.keypoints_2d, p.keypoints_3d, scores_2d=scores, filled=filled))
+    return out
 
 
 def clip_frames(path: Path, count: int, size: tuple[int, int]) -> list[np.ndarray]:
@@ -199,11 +214,13 @@ def bench_render_encode(renderer: SkeletonRenderer, frames: list[np.ndarray], pe
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--seed-frames", type=int, default=10, help="frames for the slow seeds' protocol")
-    parser.add_argument("--frames", type=int, default=300, help="frames for our renderer")
+    parser.add_argument("--seed-frames", type=int, default=10, help="frames for the slow seeds' protocol (0 skips it)")
+    parser.add_argument("--frames", type=int, default=300, help="frames for our renderer (at least 1)")
     parser.add_argument("--preset", default="veryfast", help="libx264 preset (the app's H264Writer uses veryfast)")
     parser.add_argument("--video", type=Path, default=CLIP, help="clip whose frames are the backgrounds")
     args = parser.parse_args(argv)
+    if args.frames < 1 or args.seed_frames < 0:
+        parser.error("--frames must be at least 1 and --seed-frames at least 0")
 
     fps = float(VideoInfo.probe(args.video).fps)
     frames = clip_frames(args.video, max(args.frames, args.seed_frames), SIZE)
@@ -215,20 +232,26 @@ def main(argv: list[str] | None = None) -> None:
 
     with tempfile.TemporaryDirectory(prefix="bench_render_") as tmp:
         folder = Path(tmp)
-        seeds, stages = bench_seeds(frames[: args.seed_frames], people[: args.seed_frames], folder)
-        print(f"(1) seeds' matplotlib + PNG protocol: {seeds:8.2f} frames/s  ({1000 / seeds:7.1f} ms/frame, "
-              f"{args.seed_frames} frames; 2D figure {1000 * stages[0]:.0f} ms, 3D figure {1000 * stages[1]:.0f} ms, "
-              f"composite {1000 * stages[2]:.0f} ms)")
+        seeds = None
+        if args.seed_frames > 0:
+            seeds, stages = bench_seeds(frames[: args.seed_frames], people[: args.seed_frames], folder)
+            print(f"(1) seeds' matplotlib + PNG protocol: {seeds:8.2f} frames/s  ({1000 / seeds:7.1f} ms/frame, "
+                  f"{args.seed_frames} frames; 2D figure {1000 * stages[0]:.0f} ms, 3D figure "
+                  f"{1000 * stages[1]:.0f} ms, composite {1000 * stages[2]:.0f} ms)")
         ours = bench_render(renderer, frames[: args.frames], people[: args.frames])
         print(f"(2) SkeletonRenderer.render:          {ours:8.2f} frames/s  ({1000 / ours:7.1f} ms/frame, "
+              f"{args.frames} frames)")
+        unsure = [with_confidence(p, i) for i, p in enumerate(people[: args.frames])]
+        faded = bench_render(renderer, frames[: args.frames], unsure)
+        print(f"    with faded joints, interpolated:  {faded:8.2f} frames/s  ({1000 / faded:7.1f} ms/frame, "
               f"{args.frames} frames)")
         encoded = bench_render_encode(renderer, frames[: args.frames], people[: args.frames],
                                       folder / "bench.mp4", fps, args.preset)
         size_mb = (folder / "bench.mp4").stat().st_size / 1e6
         print(f"(3) render + libx264 ({args.preset}) encode: {encoded:8.2f} frames/s  "
               f"({1000 / encoded:7.1f} ms/frame, {args.frames} frames, {size_mb:.1f} MB)")
-    print(f"ratio ours/seeds: render {ours / seeds:.0f}x, render + encode {encoded / seeds:.0f}x")
-
+    if seeds is not None:
+        print(f"ratio ours/seeds: render {ours / seeds:.0f}x, render + encode {encoded / seeds:.0f}x")
 
 if __name__ == "__main__":
     main()

@@ -17,14 +17,19 @@ from typing import NoReturn
 
 from tqdm.contrib.logging import logging_redirect_tqdm
 
+from core.errors import UserError
+from core.runtime import PRECISIONS, configure_runtime
 from lifter.cli import report_errors, setup_logging
-from lifter.errors import UserError
-from lifter.inference import LiftOptions
+from lifter.options import add_lift_arguments, lift_options_from_args
 
-from .app import DEFAULT_LIFTER, AppConfig, Pipeline, clip_output_dirs, find_videos, run_clips, summary_table
+from .app import clip_output_dirs, find_videos, run_clips, summary_table
 from .detect import DEFAULT_DETECTOR, DetectorConfig
 from .gif import GifOptions
+from .pipeline import DEFAULT_LIFTER, Pipeline, PipelineOptions
 from .pose2d import Pose2DConfig
+from .render import RenderConfig
+from .side_by_side import VideoOutputs
+from .timing import StageTimes
 from .track import TrackerConfig
 from .weights import DEFAULT_POSE2D, all_entries, ensure_downloaded
 
@@ -85,6 +90,9 @@ def build_parser() -> Parser:
     g.add_argument("--checkpoint", type=Path, help="a lifter checkpoint file (instead of --lifter)")
     g.add_argument("--frames", type=int, help="window length of a --checkpoint the registry does not know")
     g.add_argument("--detector", default=DEFAULT_DETECTOR, help="YOLO weights name or .pt/.yaml path")
+    g.add_argument("--person-classes", default="person", metavar="NAMES|IDS",
+                   help="comma-separated detector classes that are people, by name or id "
+                   "(e.g. Normal,Fall for a fall detector)")  # fmt: skip
     g.add_argument("--pose2d", default=DEFAULT_POSE2D, help="HRNet name or checkpoint path")
     g.add_argument("--pose2d-size", type=int, nargs=2, metavar=("W", "H"),
                    help="crop size of a --pose2d file whose width has no official size")  # fmt: skip
@@ -95,17 +103,19 @@ def build_parser() -> Parser:
 
     g = p.add_argument_group("processing")
     g.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    g.add_argument("--threads", type=int, help="CPU threads for the models (default: every core this process may use, "
+                   "or OMP_NUM_THREADS when set)")  # fmt: skip
+    g.add_argument("--precision", choices=PRECISIONS, default="auto",
+                   help="every model's precision; auto: fp16 on CUDA, bf16 on CPUs with native bf16, else fp32")  # fmt: skip
     g.add_argument("--max-people", type=int, help="keep the N longest tracks (1 joins a single person's pieces)")
     g.add_argument("--min-track-frames", type=int, default=10, help="drop tracks detected in fewer frames")
+    g.add_argument("--max-gap", type=float, default=1.0, metavar="SECONDS",
+                   help="longest miss inside a track that is filled by interpolation (longer ones split it)")  # fmt: skip
     g.add_argument("--det-conf", type=float, default=0.1, help="lowest detection confidence used by the tracker")
     g.add_argument("--det-size", type=int, default=640, help="detector input size in pixels (larger finds smaller people)")
-    g.add_argument("--tracker", choices=("bytetrack", "botsort"), default="bytetrack", help="tracking algorithm")
-    g.add_argument("--lift-mode", choices=("centre", "seq2seq"), default="centre",
-                   help="centre: the seeds' protocol; seq2seq: STCFormer whole windows, much faster")  # fmt: skip
-    g.add_argument("--overlap", type=int, help="seq2seq: frames shared by consecutive windows (default a third)")
-    g.add_argument("--no-flip", action="store_true", help="skip the lifter's flip test (2x faster, less accurate)")
-    g.add_argument("--batch-size", type=int, help="lifter sequences per forward pass (default: about 4096 tokens on CPU, 256 on CUDA)")
-    g.add_argument("--precision", choices=("fp32", "fp16", "bf16"), default="fp32", help="lifter precision (fp16/bf16: CUDA)")
+    g.add_argument("--min-score", type=float, default=0.3, help="2D joints scored below this are drawn faded")
+    add_lift_arguments(g)
+    g.add_argument("--profile", action="store_true", help="print seconds per stage at the end (also in done.json)")
 
     g = p.add_argument_group("logging")
     g.add_argument("-v", "--verbose", action="count", default=0, help="more detail")
@@ -125,31 +135,35 @@ def _gif_options(args: argparse.Namespace) -> GifOptions | None:
         raise UserError(f"--gif-frames must look like START:END (e.g. 0:100, 50:), got '{args.gif_frames}'") from None
 
 
-def config_from_args(args: argparse.Namespace) -> AppConfig:
-    """Turn parsed options into an :class:`AppConfig`, logging the defaults that were filled in."""
+def options_from_args(args: argparse.Namespace) -> PipelineOptions:
+    """Turn parsed options into :class:`PipelineOptions`, logging the defaults that were filled in."""
     if args.checkpoint is not None and not args.checkpoint.is_file():
         raise UserError(f"--checkpoint {args.checkpoint} does not exist")
     lifter = str(args.checkpoint) if args.checkpoint else args.lifter
+    classes = tuple(c.strip() for c in args.person_classes.split(",") if c.strip())
+    if not classes:
+        raise UserError("--person-classes needs at least one class name or id")
     try:
         pose2d = Pose2DConfig(
-            detector=DetectorConfig(model=args.detector, conf=args.det_conf, imgsz=args.det_size),
-            tracker=TrackerConfig(kind=args.tracker, min_frames=args.min_track_frames, max_people=args.max_people),
+            detector=DetectorConfig(model=args.detector, conf=args.det_conf, imgsz=args.det_size, person_classes=classes),
+            tracker=TrackerConfig(min_frames=args.min_track_frames, max_people=args.max_people, max_gap_s=args.max_gap),
             pose_model=args.pose2d,
             pose_input_size=tuple(args.pose2d_size) if args.pose2d_size else None,
             pose_normalization=args.pose2d_norm,
         )
+        render = RenderConfig(min_score=args.min_score)
     except ValueError as e:
         raise UserError(str(e)) from None
-    config = AppConfig(
-        out_root=args.out,
+    options = PipelineOptions(
         pose2d=pose2d,
         lifter=lifter,
         frames=args.frames,
-        lift=LiftOptions(mode=args.lift_mode, flip=not args.no_flip, batch_size=args.batch_size,
-                         overlap=args.overlap, precision=args.precision),  # fmt: skip
+        lift=lift_options_from_args(args, precision="fp32"),  # the runtime sets the real precision
+        outputs=VideoOutputs(video=not args.no_video, gif=_gif_options(args)),
+        render=render,
         device=args.device,
-        video=not args.no_video,
-        gif=_gif_options(args),
+        threads=args.threads,
+        precision=args.precision,
         overwrite=args.overwrite,
         download=not args.no_download,
         progress=not args.quiet,
@@ -157,7 +171,7 @@ def config_from_args(args: argparse.Namespace) -> AppConfig:
     for what, value, default in (("lifter", lifter, DEFAULT_LIFTER), ("detector", args.detector, DEFAULT_DETECTOR),
                                  ("2D model", args.pose2d, DEFAULT_POSE2D)):  # fmt: skip
         log.info("%s: %s%s", what, value, " (default)" if value == default else "")
-    return config
+    return options
 
 
 def run(args: argparse.Namespace) -> int:
@@ -170,15 +184,21 @@ def run(args: argparse.Namespace) -> int:
         if not videos:
             raise UserError(f"no video files in {args.folder}{'' if args.recursive else ' (try --recursive)'}")
         out_dirs = clip_output_dirs(videos, args.folder, args.out)
-    config = config_from_args(args)
+    options = options_from_args(args)
     if args.folder is not None:
         log.info("%d video(s) in %s", len(videos), args.folder)
-    pipeline = Pipeline(config)
-    log.info("device: %s", pipeline.device)
+    runtime = configure_runtime(options.device, options.threads, options.precision)
+    log.info("device: %s, %d thread(s), precision %s", runtime.device, runtime.threads, runtime.precision)
+    pipeline = Pipeline(options, runtime)
     reports = run_clips(pipeline, videos, out_dirs)
+    if args.profile:
+        _print_profile(reports)
     if args.video is not None:
         (r,) = reports
         if r.status == "failed":
+            if r.error is not None:  # its traceback has been logged
+                print(f"error: {r.message}", file=sys.stderr)
+                return 1
             raise UserError(r.message)
         if r.status == "skipped":
             print(f"{r.video}: {r.message}; outputs in {r.out_dir}")
@@ -189,6 +209,18 @@ def run(args: argparse.Namespace) -> int:
         return 0
     print(summary_table(reports))
     return 1 if any(r.status == "failed" for r in reports) else 0
+
+
+def _print_profile(reports: list) -> None:
+    """Seconds per stage summed over the clips that ran."""
+    total, wall = StageTimes(), 0.0
+    for r in reports:
+        for stage, seconds in r.timings.items():
+            if stage == "wall":
+                wall += seconds
+            else:
+                total.add(stage, seconds)
+    print(total.table(wall) if wall else "profile: no clip ran")
 
 
 def download_main(argv: Sequence[str]) -> int:

@@ -3,32 +3,33 @@
 The default model is ``yolo26l.pt``: on a GPU it is the quality choice (COCO box mAP
 55.0 at 6.2 ms per 640 px frame on a T4 with TensorRT, per Ultralytics); ``yolo26x.pt``
 gains 2.5 mAP for twice the time, ``yolo26n.pt`` is the one to pick on a CPU. Any
-ultralytics detection checkpoint whose class 0 is ``person`` works, and a model yaml
+ultralytics detection checkpoint works: the classes that are people are chosen by name or
+id (``person`` by default; ``Normal,Fall`` for a fall detector), and a model yaml
 (``yolo26n.yaml``) builds a randomly initialised detector, which is how tests run offline.
+
+Ultralytics resets torch's thread count inside ``predict``; the detector hands it back to
+the run's :class:`core.runtime.Runtime` after every call.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
-import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
-from lifter.errors import CheckpointError, brief
-
+from core.errors import CheckpointError, UserError, brief
+from core.runtime import Runtime
 from lifter.registry import resolve_weights
 
 from .weights import detector_entries
 
-os.environ.setdefault("YOLO_OFFLINE", "1")  # never let ultralytics probe the network on import
-os.environ.setdefault("YOLO_VERBOSE", "False")
-
 log = logging.getLogger(__name__)
 
 DEFAULT_DETECTOR = "yolo26l.pt"
-PERSON_CLASS = 0
+DEFAULT_PERSON_CLASSES = ("person",)
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,9 @@ class DetectorConfig:
         batch_size: frames per forward pass; ``None``: 1 on the CPU (batches were slower
             there: YOLO26l at 1.10 frames/s alone, 0.91 in batches of 8), 16 on CUDA.
         max_det: most detections kept per frame.
-        half: fp16 inference; ``None`` means on CUDA only.
+        person_classes: the model's classes that are people, by name (case-insensitive)
+            or by id: ``("person",)`` for COCO models, ``("Normal", "Fall")`` for a fall
+            detector. All of them are detected as people.
     """
 
     model: str = DEFAULT_DETECTOR
@@ -53,7 +56,7 @@ class DetectorConfig:
     imgsz: int = 640
     batch_size: int | None = None
     max_det: int = 100
-    half: bool | None = None
+    person_classes: tuple[str, ...] = field(default=DEFAULT_PERSON_CLASSES)
 
 
 @dataclass
@@ -93,53 +96,89 @@ def resolve_detector_weights(spec: str) -> str:
     return str(resolve_weights(spec, detector_entries(), "detector")[0])
 
 
+def person_class_ids(names: dict[int, str], wanted: Sequence[str], weights: str) -> list[int]:
+    """The class ids of ``wanted`` (names, case-insensitive, or integer ids) in a model's ``names``.
+
+    A model built from a yaml has no class names (they read '0', '1', ...): there
+    ``person`` means class 0, as in COCO.
+
+    Raises:
+        CheckpointError: a wanted class the model does not have (the error lists its classes).
+    """
+    by_name = {str(n).lower(): i for i, n in names.items()}
+    unnamed = all(str(n).isdigit() for n in names.values())
+    ids = []
+    for w in wanted:
+        key = str(w).strip()
+        if key.isdigit() and int(key) in names:
+            ids.append(int(key))
+        elif key.lower() in by_name:
+            ids.append(by_name[key.lower()])
+        elif unnamed and key.lower() == "person":
+            ids.append(0)
+        else:
+            listed = ", ".join(f"{i}={n}" for i, n in sorted(names.items())[:20])
+            raise CheckpointError(
+                f"detector {weights} has no class {key!r} (its classes: {listed}); "
+                "name the classes that are people with --person-classes, e.g. --person-classes Normal,Fall"
+            )
+    return sorted(set(ids))
+
+
 class PersonDetector:
     """Runs a YOLO model on batches of frames and keeps the people.
 
     Args:
-        config: model and thresholds.
-        device: where the network runs.
+        config: model, thresholds and person classes.
+        runtime: device, threads and precision of the run (fp16 uses Ultralytics' half
+            precision on CUDA; bf16 runs the network under CPU/CUDA bf16 autocast).
     """
 
-    def __init__(self, config: DetectorConfig, device: torch.device) -> None:
+    def __init__(self, config: DetectorConfig, runtime: Runtime) -> None:
         from ultralytics import YOLO  # imported late: it is slow and prints on first import
 
         self.config = config
-        self.device = device
+        self.runtime = runtime
+        self.device = runtime.device
         self.weights = resolve_detector_weights(config.model)
         try:
             self.model = YOLO(self.weights, task="detect")
         except Exception as e:  # noqa: BLE001 - ultralytics raises many types for a foreign file
             raise CheckpointError(f"detector {self.weights} is not an ultralytics YOLO model ({brief(e)})") from None
-        names = getattr(self.model, "names", None) or {}
-        # A model built from a yaml has no class names (they read '0', '1', ...): nothing to check.
-        if not str(names.get(PERSON_CLASS, "0")).isdigit() and names.get(PERSON_CLASS) != "person":
-            raise CheckpointError(
-                f"detector {self.weights}: class {PERSON_CLASS} is {names.get(PERSON_CLASS)!r}, not 'person'; "
-                "use a COCO-trained detection model"
-            )
-        self.half = config.half if config.half is not None else device.type == "cuda"
-        self.batch_size = config.batch_size or (16 if device.type == "cuda" else 1)
+        finally:
+            runtime.assert_threads()
+        names = dict(getattr(self.model, "names", None) or {})
+        self.classes = person_class_ids(names, config.person_classes, self.weights)
+        self.precision = runtime.precision
+        self.batch_size = config.batch_size or (16 if self.device.type == "cuda" else 1)
+        if self.batch_size < 1:
+            raise UserError(f"detector batch size must be at least 1, got {self.batch_size}")
 
     def __call__(self, frames: Sequence[np.ndarray]) -> list[Detections]:
         """People in each of ``frames`` (``(H, W, 3)`` uint8 BGR), one :class:`Detections` per frame."""
         out: list[Detections] = []
         c = self.config
+        # fp16 is Ultralytics' own half mode; bf16 has no such switch, so autocast it.
+        bf16 = self.runtime.autocast() if self.precision == "bf16" else contextlib.nullcontext()
         for first in range(0, len(frames), self.batch_size):
-            results = self.model.predict(
-                list(frames[first : first + self.batch_size]),
-                classes=[PERSON_CLASS],
-                conf=c.conf,
-                imgsz=c.imgsz,
-                max_det=c.max_det,
-                quantize=16 if self.half else 32,
-                device=str(self.device),
-                verbose=False,
-            )
+            try:
+                with bf16:
+                    results = self.model.predict(
+                        list(frames[first : first + self.batch_size]),
+                        classes=self.classes,
+                        conf=c.conf,
+                        imgsz=c.imgsz,
+                        max_det=c.max_det,
+                        quantize=16 if self.precision == "fp16" else 32,
+                        device=str(self.device),
+                        verbose=False,
+                    )
+            finally:
+                self.runtime.assert_threads()
             for r in results:
                 boxes = r.boxes
                 if boxes is None or len(boxes) == 0:
                     out.append(Detections.empty())
                 else:
-                    out.append(Detections(boxes.xyxy.cpu().numpy(), boxes.conf.cpu().numpy()))
+                    out.append(Detections(boxes.xyxy.float().cpu().numpy(), boxes.conf.float().cpu().numpy()))
         return out

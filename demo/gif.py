@@ -18,8 +18,8 @@ import cv2
 import imageio_ffmpeg
 import numpy as np
 
-from lifter.errors import UserError
-from lifter.files import AtomicSink, temp_path_beside
+from core.errors import UserError
+from core.files import AtomicSink, temp_path_beside
 
 _PALETTE_FILTER = (
     "[0:v]split[a][b];[a]palettegen=stats_mode=diff[p];"

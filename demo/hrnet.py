@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from lifter.checkpoints import check_state_dict, lifter_family, read_checkpoint, unwrap_state_dict
-from lifter.errors import CheckpointError
+from core.errors import CheckpointError
 
 log = logging.getLogger(__name__)
 

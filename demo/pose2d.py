@@ -1,56 +1,61 @@
 """The 2D stage: video -> every person's 2D keypoints in every frame, saved and cached.
 
-Two passes over the decoded video, so the keypoint network never sees a crop that is
+:class:`Pose2DStage` holds the stage's models (loaded on first use, kept for many videos)
+and runs two passes over the video, so the keypoint network never sees a crop that is
 thrown away:
 
-1. detect people (YOLO, batches of frames) and track them (ByteTrack), keep the tracks
-   worth keeping (:func:`demo.track.select_tracks`);
-2. decode again and run HRNet on the kept tracks' boxes, crops of many frames per batch.
+1. :func:`demo.people.find_people`: detect (YOLO, batches of frames) and track
+   (ByteTrack), keep the tracks worth keeping;
+2. :func:`demo.keypoints.track_keypoints`: decode again and run HRNet on the kept
+   tracks' boxes, crops of many frames per batch.
 
 The result (:class:`Pose2DResult`) has one entry per decoded frame for every track: a
 frame is DETECTED, FILLED (short gap, interpolated) or ABSENT (NaN). It is written to
 ``<out>/pose2d.npz`` with a JSON sidecar ``pose2d.json`` (metadata and the cache key,
 written last, so a result without it is never taken as finished), plus the seeds'
 ``input_2D/keypoints.npz`` for the longest track. Running again on the same video with
-the same models and settings reuses the saved result.
+the same weights and settings reuses the saved result (:mod:`demo.cache`).
 """
 from __future__ import annotations
 
 import json
 import logging
 import time
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
-from itertools import islice
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
-from tqdm.auto import tqdm
 
-from lifter.errors import UserError
-from lifter.files import atomic_output
-from lifter.inference import fill_missing
+from core.errors import UserError
+from core.files import atomic_output, file_fingerprint
+from core.gaps import interpolate_gaps
+from core.runtime import Runtime
 from lifter.registry import resolve_weights
 
-from .detect import DetectorConfig, Detections, PersonDetector, resolve_detector_weights
+from .cache import ClipKey, read_saved_key, stale_reason, weights_identity
+from .detect import DetectorConfig, PersonDetector, resolve_detector_weights
 from .hrnet import load_hrnet
-from .skeleton import coco_to_h36m
+from .keypoints import track_keypoints
+from .people import find_people
+from .timing import StageTimes
 from .topdown import IMAGENET_NORMALIZATION, SEED_NORMALIZATION, TopDownEstimator
-from .track import FrameState, PersonTracker, TrackerConfig, TrackLog, collect_tracks, dense_boxes, fill_gaps, select_tracks
-from .video import VideoError, VideoInfo, file_fingerprint, read_frames
+from .track import FrameState, TrackerConfig
+from .video import VideoInfo
 from .weights import DEFAULT_POSE2D, pose2d_entries
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 RESULT_NPZ = "pose2d.npz"
 RESULT_JSON = "pose2d.json"
 SEEDS_KEYPOINTS = Path("input_2D") / "keypoints.npz"
 NUM_JOINTS = 17
 NORMALIZATIONS = {"seed": SEED_NORMALIZATION, "imagenet": IMAGENET_NORMALIZATION}
+#: The parts of a :class:`demo.cache.ClipKey` the 2D result depends on.
+KEY_WEIGHTS = ("detector", "pose2d")
+KEY_SETTINGS = ("pose2d",)
 
 
 @dataclass(frozen=True)
@@ -58,7 +63,7 @@ class Pose2DConfig:
     """Models and settings of the 2D stage.
 
     Attributes:
-        detector: person detector (model, thresholds, batch size).
+        detector: person detector (model, thresholds, person classes, batch size).
         tracker: tracking and which tracks to keep.
         pose_model: HRNet registry name (``hrnet-w48-384x288``) or checkpoint path.
         pose_input_size: crop ``(width, height)`` for an HRNet file the registry does not
@@ -68,8 +73,7 @@ class Pose2DConfig:
             and blue get each other's statistics); ``imagenet`` is what HRNet was trained with.
         pose_batch_size: crops per HRNet forward pass (bounds memory); ``None``: 4 on the
             CPU, 64 on CUDA (see :class:`demo.topdown.TopDownEstimator`).
-        fp16: half precision for both networks; ``None`` means on CUDA only.
-        chunk_frames: decoded frames held at once in the keypoint pass.
+        chunk_frames: decoded frames whose crops are gathered before running HRNet.
     """
 
     detector: DetectorConfig = field(default_factory=DetectorConfig)
@@ -78,8 +82,17 @@ class Pose2DConfig:
     pose_input_size: tuple[int, int] | None = None
     pose_normalization: str = "seed"
     pose_batch_size: int | None = None
-    fp16: bool | None = None
     chunk_frames: int = 32
+
+    def settings(self) -> dict[str, Any]:
+        """What decides the 2D result (batch sizes do not; model files count by content)."""
+        det = {k: v for k, v in asdict(self.detector).items() if k not in ("batch_size", "model")}
+        return json.loads(json.dumps({
+            "detector": det,
+            "tracker": asdict(self.tracker),
+            "pose_input_size": self.pose_input_size,
+            "pose_normalization": self.pose_normalization,
+        }, default=str))  # fmt: skip
 
 
 @dataclass
@@ -169,13 +182,16 @@ class Pose2DResult:
     Attributes:
         video: what video it is.
         tracks: kept people, longest first.
-        models: which models and settings produced it (also the cache key).
+        models: which models and settings produced it (file names, for people).
+        key: the cache key it was made with (JSON of :class:`demo.cache.ClipKey`).
+        reused: True when read back from a previous run.
     """
 
     video: VideoMeta
     tracks: list[Track2D]
     models: dict[str, Any]
-    reused: bool = False  # True when read back from a previous run
+    key: dict[str, Any] | None = None
+    reused: bool = False
 
     @property
     def num_frames(self) -> int:
@@ -198,6 +214,7 @@ class Pose2DResult:
             "format_version": FORMAT_VERSION,
             "video": self.video.to_json(),
             "models": self.models,
+            "key": self.key,
             "tracks": [tr.summary() for tr in self.tracks],
             "arrays": {k: list(v.shape) for k, v in arrays.items()},
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -210,7 +227,7 @@ class Pose2DResult:
         of one track. Frames without the person hold the nearest detected pose (the seeds'
         lifting cannot take gaps); ``valid`` ``(T,)`` marks the frames that were not held."""
         track = self.tracks[track_index]
-        held, _ = fill_missing(np.where(track.present[:, None, None], track.h36m, np.nan))
+        held = interpolate_gaps(track.h36m, track.present)
         with atomic_output(path) as tmp, open(tmp, "wb") as f:
             np.savez_compressed(f, reconstruction=held[None], valid=track.present)
 
@@ -226,7 +243,7 @@ class Pose2DResult:
                 Track2D(int(tid), **{name: data[name][i] for name in _TRACK_ARRAYS})
                 for i, tid in enumerate(data["track_ids"])
             ]
-        return cls(VideoMeta.from_json(meta["video"]), tracks, meta["models"], reused=True)
+        return cls(VideoMeta.from_json(meta["video"]), tracks, meta["models"], meta.get("key"), reused=True)
 
 
 def _empty_shape(name: str, t: int) -> tuple[int, ...]:
@@ -236,85 +253,64 @@ def _empty_shape(name: str, t: int) -> tuple[int, ...]:
     }[name]  # fmt: skip
 
 
-_FINGERPRINTS: dict[tuple[str, int, int], str] = {}
 
-
-def cached_fingerprint(path: Path) -> str:
-    """:func:`file_fingerprint`, remembered per (path, size, mtime) so a batch hashes each weights file once."""
-    st = path.stat()
-    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
-    if key not in _FINGERPRINTS:
-        _FINGERPRINTS[key] = file_fingerprint(path)
-    return _FINGERPRINTS[key]
-
-
-def _batched(frames: Iterator[np.ndarray], size: int) -> Iterator[list[np.ndarray]]:
-    while chunk := list(islice(frames, size)):
-        yield chunk
-
-
-class Pose2DEstimator:
+class Pose2DStage:
     """The 2D stage with its models, loaded on first use and kept for many videos.
 
     Args:
         config: models and settings.
-        device: where the networks run.
+        runtime: device, threads and precision (the detector and HRNet follow
+            ``runtime.precision_for("detector")`` / ``("pose2d")``).
     """
 
-    def __init__(self, config: Pose2DConfig | None = None, device: torch.device | str = "cpu") -> None:
-        self.config = config or Pose2DConfig()
-        self.device = torch.device(device)
-        self.fp16 = self.config.fp16 if self.config.fp16 is not None else self.device.type == "cuda"
-        if self.config.pose_normalization not in NORMALIZATIONS:
-            raise UserError(f"unknown 2D normalisation {self.config.pose_normalization!r}: use seed or imagenet")
-        self.pose_path, self.pose_entry = resolve_weights(self.config.pose_model, pose2d_entries(), "2D pose model")
+    def __init__(self, config: Pose2DConfig, runtime: Runtime) -> None:
+        self.config = config
+        self.runtime = runtime
+        if config.pose_normalization not in NORMALIZATIONS:
+            raise UserError(f"unknown 2D normalisation {config.pose_normalization!r}: use seed or imagenet")
+        self.pose_path, self.pose_entry = resolve_weights(config.pose_model, pose2d_entries(), "2D pose model")
         # The registry knows a named model's crop size; a bare file may need it given.
-        self.pose_input_size = self.pose_entry.input_size if self.pose_entry else self.config.pose_input_size
+        self.pose_input_size = self.pose_entry.input_size if self.pose_entry else config.pose_input_size
+        self.detector_path = resolve_detector_weights(config.detector.model)
         self._detector: PersonDetector | None = None
         self._topdown: TopDownEstimator | None = None
 
     @property
     def detector(self) -> PersonDetector:
         if self._detector is None:
-            det_config = self.config.detector
-            if det_config.half is None:
-                det_config = DetectorConfig(**{**asdict(det_config), "half": self.fp16})
-            self._detector = PersonDetector(det_config, self.device)
+            self._detector = PersonDetector(self.config.detector, self.runtime.for_model("detector"))
         return self._detector
 
     @property
     def topdown(self) -> TopDownEstimator:
         if self._topdown is None:
-            model, hrnet_config = load_hrnet(self.pose_path, device=self.device, input_size=self.pose_input_size)
+            model, hrnet_config = load_hrnet(self.pose_path, device=self.runtime.device, input_size=self.pose_input_size)
             self._topdown = TopDownEstimator(
                 model,
                 hrnet_config,
-                self.device,
+                self.runtime.device,
                 batch_size=self.config.pose_batch_size,
-                fp16=self.fp16,
+                precision=self.runtime.precision_for("pose2d"),
                 normalization=NORMALIZATIONS[self.config.pose_normalization],
             )
         return self._topdown
 
-    def models_key(self) -> dict[str, Any] | None:
-        """Identity of the models and settings (the cache key), or None if it cannot be known
-        without running (a detector built from a yaml has fresh random weights each time)."""
-        c = self.config
-        if c.detector.model.endswith((".yaml", ".yml")):
-            return None
-        det_path = Path(self._detector.weights if self._detector else resolve_detector_weights(c.detector.model))
-        det = {k: v for k, v in asdict(c.detector).items() if k not in ("batch_size", "half")}
-        return {
-            "detector": dict(det, model=det_path.name, sha256=cached_fingerprint(det_path)),
-            "pose2d": {
-                "model": self.pose_path.name,
-                "sha256": cached_fingerprint(self.pose_path),
-                "input_size": list(self.pose_input_size or []),
-                "normalization": c.pose_normalization,
-            },
-            "tracker": asdict(c.tracker),
-            "fp16": self.fp16,
-        }
+    def load(self) -> None:
+        """Load both networks now (a bad file fails before any decoding)."""
+        _ = self.detector, self.topdown
+
+    def weights(self) -> dict[str, str]:
+        """Role -> sha256 of the weights files (see :func:`demo.cache.weights_identity`)."""
+        return {"detector": weights_identity(self.detector_path), "pose2d": weights_identity(self.pose_path)}
+
+    def settings(self) -> dict[str, Any]:
+        """Settings that decide the result, precision included (it changes the numbers)."""
+        return dict(self.config.settings(), precision={
+            "detector": self.runtime.precision_for("detector"), "pose2d": self.runtime.precision_for("pose2d")})
+
+    def key(self, video: Path) -> ClipKey:
+        """The 2D result's cache key for ``video``."""
+        return ClipKey(file_fingerprint(video), self.weights(), {"pose2d": self.settings()})
 
     def run(
         self,
@@ -324,106 +320,64 @@ class Pose2DEstimator:
         reuse: bool = True,
         progress: bool = True,
         info: VideoInfo | None = None,
+        times: StageTimes | None = None,
     ) -> Pose2DResult:
         """2D keypoints of everyone in ``video``; saved to / reused from ``out_dir`` when given.
-        ``info`` is the video's :class:`VideoInfo` if the caller has already probed it.
+
+        Args:
+            info: the video's :class:`VideoInfo` if the caller has already probed it.
+            times: where to add seconds per stage.
 
         Raises:
             VideoError: the video cannot be read or has no frames.
             CheckpointError: a model file is missing or wrong.
         """
         video = Path(video)
+        times = times if times is not None else StageTimes()
         info = info or VideoInfo.probe(video)
-        sha = file_fingerprint(video)
-        key = self.models_key()
-        if out_dir is not None and reuse and key is not None:
-            cached = _load_if_current(Path(out_dir), sha, key)
+        key = self.key(video)
+        if out_dir is not None and reuse:
+            cached = _load_if_current(Path(out_dir), key)
             if cached is not None:
-                log.info("reusing the 2D result in %s (same video, models and settings)", out_dir)
                 return cached
-        if key is None:
-            log.info("the detector has random weights (%s): its 2D result is not cached", self.config.detector.model)
-        result = self._estimate(video, info, sha, key or {"detector": {"model": self.config.detector.model}}, progress)
-        if out_dir is not None:
-            result.save(out_dir)
-        return result
-
-    def _estimate(self, video: Path, info: VideoInfo, sha: str, key: dict[str, Any], progress: bool) -> Pose2DResult:
-        _ = self.detector, self.topdown  # load both networks first: a bad file fails before any decoding
-        detections, tracks = self._detect_and_track(video, info, progress)
-        num_frames = len(detections)
+        with times.stage("setup"):
+            self.load()
+        num_frames, logs = find_people(video, info, self.detector, self.config.tracker, times, progress=progress)
         if info.num_frames and num_frames != info.num_frames:
             log.warning("%s: decoded %d frames, the container declares %d", video, num_frames, info.num_frames)
-        meta = VideoMeta(str(video), sha, info.width, info.height, info.fps, num_frames, info.rotation)
-        if not tracks:
+        meta = VideoMeta(str(video), key.video, info.width, info.height, info.fps, num_frames, info.rotation)
+        models = {"detector": {"model": Path(self.detector_path).name},
+                  "pose2d": {"model": self.pose_path.name, "input_size": list(self.pose_input_size or [])}}  # fmt: skip
+        if not logs:
             log.warning("no person found in %s (%d frames): the 2D result is empty", video, num_frames)
-            return Pose2DResult(meta, [], key)
-        return Pose2DResult(meta, self._keypoints(video, info, tracks, num_frames, progress), key)
-
-    def _detect_and_track(self, video: Path, info: VideoInfo, progress: bool) -> tuple[list[Detections], list[TrackLog]]:
-        tracker = PersonTracker(self.config.tracker)
-        detections: list[Detections] = []
-        matches: list[tuple[int, int, int]] = []
-        bar = tqdm(total=info.num_frames or None, unit="frame", desc="detect+track", disable=not progress, leave=False)
-        with bar:
-            for chunk in _batched(read_frames(video), max(self.detector.batch_size, 16)):
-                found = self.detector(chunk)
-                for frame, dets in zip(chunk, found):
-                    matches += tracker.update(dets, frame)
-                detections += found
-                bar.update(len(chunk))
-        if not detections:
-            raise VideoError(f"video {video} contains no decodable frames")
-        tracks = select_tracks(collect_tracks(detections, matches), self.config.tracker)
-        log.info("%s: %d frames, %d track(s) kept", video.name, len(detections), len(tracks))
-        return detections, tracks
-
-    def _keypoints(self, video: Path, info: VideoInfo, logs: list[TrackLog], num_frames: int, progress: bool) -> list[Track2D]:
-        dense = [dense_boxes(t, num_frames, self.config.tracker.max_gap) for t in logs]
-        coco = np.full((len(logs), num_frames, NUM_JOINTS, 2), np.nan, np.float32)
-        coco_scores = np.full((len(logs), num_frames, NUM_JOINTS), np.nan, np.float32)
-        # Per frame, the tracks detected there: only those boxes are cropped.
-        people = [[k for k, (_, _, state) in enumerate(dense) if state[t] == FrameState.DETECTED] for t in range(num_frames)]
-        bar = tqdm(total=sum(map(len, people)), unit="person", desc="keypoints", disable=not progress, leave=False)
-        with bar:
-            start = 0
-            for chunk in _batched(read_frames(video), self.config.chunk_frames):
-                ts = [start + i for i, _ in enumerate(chunk) if start + i < num_frames and people[start + i]]
-                poses = self.topdown.estimate(
-                    (chunk[t - start] for t in ts), [np.stack([dense[k][0][t] for k in people[t]]) for t in ts]
-                )
-                for t, p in zip(ts, poses):
-                    coco[people[t], t], coco_scores[people[t], t] = p.keypoints, p.scores
-                    bar.update(len(people[t]))
-                start += len(chunk)
-        if start != num_frames:
-            raise VideoError(f"video {video} decoded to {start} frames the second time, {num_frames} the first")
-        tracks = []
-        for k, (log_, (boxes, box_scores, state)) in enumerate(zip(logs, dense)):
-            kp, sc = fill_gaps(coco[k], state), fill_gaps(coco_scores[k], state)
-            h36m, h36m_scores = coco_to_h36m(kp, sc)
-            tracks.append(Track2D(log_.track_id, state, boxes, box_scores, kp, sc, h36m, h36m_scores))
-        return tracks
+            tracks = []
+        else:
+            max_gap = self.config.tracker.max_gap_frames(float(info.fps))
+            tracks = track_keypoints(video, self.topdown, logs, num_frames, max_gap, times,
+                                     chunk_frames=self.config.chunk_frames, progress=progress)  # fmt: skip
+        result = Pose2DResult(meta, tracks, models, key.to_json())
+        if out_dir is not None:
+            with times.stage("io"):
+                result.save(out_dir)
+        return result
 
 
-def _load_if_current(out_dir: Path, video_sha: str, key: dict[str, Any]) -> Pose2DResult | None:
-    """The saved result in ``out_dir`` if it was made from this video with these models."""
+def _load_if_current(out_dir: Path, key: ClipKey) -> Pose2DResult | None:
+    """The saved result in ``out_dir`` if it was made from this video with these weights and settings."""
     meta_path = out_dir / RESULT_JSON
     if not meta_path.is_file() or not (out_dir / RESULT_NPZ).is_file():
         return None
+    reason = stale_reason(read_saved_key(meta_path), key)
+    if reason is not None:
+        log.info("the 2D result in %s is out of date (%s): recomputing", out_dir, reason)
+        return None
     try:
-        meta = json.loads(meta_path.read_text())
-        if meta.get("video", {}).get("sha256") != video_sha or meta.get("models") != _jsonable(key):
-            log.info("the 2D result in %s is for another video or other models: recomputing", out_dir)
-            return None
-        return Pose2DResult.load(out_dir)
+        result = Pose2DResult.load(out_dir)
     except (OSError, ValueError, KeyError) as e:
         log.warning("ignoring the unreadable 2D result in %s (%s)", out_dir, e)
         return None
-
-
-def _jsonable(value: Any) -> Any:
-    return json.loads(json.dumps(value))
+    log.info("reusing the 2D result in %s (same video, weights and settings)", out_dir)
+    return result
 
 
 def estimate_2d(
@@ -431,7 +385,7 @@ def estimate_2d(
     config: Pose2DConfig | None = None,
     out_dir: str | Path | None = None,
     *,
-    device: torch.device | str = "cpu",
+    runtime: Runtime | None = None,
     reuse: bool = True,
     progress: bool = True,
 ) -> Pose2DResult:
@@ -441,8 +395,11 @@ def estimate_2d(
         video: the video file.
         config: models and settings (defaults: yolo26l, ByteTrack, HRNet-W48 384x288).
         out_dir: where to save the result and look for a reusable one.
-        device: where the networks run.
-        reuse: take a saved result made from the same video, models and settings.
+        runtime: device, threads, precision (default: :func:`core.runtime.configure_runtime`).
+        reuse: take a saved result made from the same video, weights and settings.
         progress: show progress bars.
     """
-    return Pose2DEstimator(config, device).run(video, out_dir, reuse=reuse, progress=progress)
+    from core.runtime import configure_runtime
+
+    stage = Pose2DStage(config or Pose2DConfig(), runtime or configure_runtime())
+    return stage.run(video, out_dir, reuse=reuse, progress=progress)

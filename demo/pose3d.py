@@ -1,11 +1,14 @@
-"""The 3D stage: every kept person's 2D track lifted on its own, saved as NumPy and JSON.
+"""The 3D stage: every kept person's 2D track lifted to 3D, saved as NumPy and JSON.
 
-A track is lifted in segments: each run of frames where the person has 2D keypoints
-(detected, or a short filled gap) is one clip for the lifter, so a long absence is never
-bridged by invented motion. Frames where the person is absent stay NaN.
+Lifting is :func:`lifter.inference.lift_tracks`, with the windows of every person in the
+same forward passes. A frame where the person is ABSENT (no 2D keypoints) splits the
+track: each run of present frames (detected, or a short gap the 2D stage filled) is one
+clip for the lifter, so a long absence is never bridged by invented motion, and absent
+frames stay NaN.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from dataclasses import dataclass
@@ -13,14 +16,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm.auto import tqdm
 
-from lifter.files import atomic_output
-from lifter.inference import LiftOptions, lift_track, world_for_display
+from core.files import atomic_output
+from core.joints import H36M_JOINTS
+from lifter import inference
+from lifter.inference import LiftOptions
 from lifter.registry import LifterModel
 
+from .display_frame import world_for_display
 from .pose2d import Pose2DResult
-from .skeleton import H36M_JOINTS
 from .track import FrameState
 
 log = logging.getLogger(__name__)
@@ -29,7 +33,8 @@ RESULT_NPZ = "pose3d.npz"
 RESULT_JSON = "pose3d.json"
 UNITS = (
     "camera: root-relative camera space in the lifter's units (metres for the official checkpoints), "
-    "pelvis at 0; world: the seeds' display frame (their camera rotation, z up, each frame's lowest joint at z=0)"
+    "pelvis at 0; world: the seeds' display frame (their camera rotation, z up, each frame's lowest joint at z=0); "
+    "scores: the 2D keypoint scores the 3D was lifted from (0..1)"
 )
 
 
@@ -42,12 +47,15 @@ class Track3D:
         state: ``(T,)`` uint8 frame state of the 2D track (0 absent, 1 detected, 2 filled).
         camera: ``(T, 17, 3)`` root-relative camera space, lifter units; NaN where absent.
         world: ``(T, 17, 3)`` display frame (z up, floor at 0); NaN where absent.
+        scores: ``(T, 17)`` float32 scores of the 2D Human3.6M keypoints that were lifted
+            (``Track2D.h36m_scores``); NaN where absent.
     """
 
     track_id: int
     state: np.ndarray
     camera: np.ndarray
     world: np.ndarray
+    scores: np.ndarray
 
     @property
     def present(self) -> np.ndarray:
@@ -59,12 +67,6 @@ class Track3D:
         return self.state == FrameState.DETECTED
 
 
-def present_segments(present: np.ndarray) -> list[tuple[int, int]]:
-    """Runs of True in a ``(T,)`` mask as ``(start, stop)`` half-open frame ranges."""
-    edges = np.diff(np.concatenate(([0], present.astype(np.int8), [0])))
-    return list(zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist()))
-
-
 @dataclass
 class Pose3DResult:
     """Every kept person's 3D track in one video.
@@ -72,7 +74,7 @@ class Pose3DResult:
     Attributes:
         pose2d: the 2D result it was lifted from (video metadata, tracks).
         tracks: in the 2D result's order.
-        lifter: name or path, family, window, mode.
+        lifter: name or path, family, window, mode, flip, precision.
     """
 
     pose2d: Pose2DResult
@@ -80,15 +82,25 @@ class Pose3DResult:
     lifter: dict[str, Any]
 
     def save(self, out_dir: str | Path) -> list[Path]:
-        """Write ``pose3d.npz`` and ``pose3d.json``; returns their paths."""
+        """Write ``pose3d.npz`` and ``pose3d.json``; returns their paths.
+
+        ``pose3d.npz`` holds ``track_ids (N,)``, ``state`` and ``valid (N, T)``, ``camera``
+        and ``world (N, T, 17, 3)``, ``scores (N, T, 17)``, ``fps`` and ``joints``.
+        """
         out_dir = Path(out_dir)
         t = self.pose2d.num_frames
-        n = len(self.tracks)
+
+        def stacked(name: str, shape: tuple[int, ...], dtype: type) -> np.ndarray:
+            if not self.tracks:
+                return np.zeros((0, t, *shape), dtype)
+            return np.stack([getattr(tr, name) for tr in self.tracks]).astype(dtype)
+
         arrays = {
             "track_ids": np.array([tr.track_id for tr in self.tracks], np.int64),
-            "state": np.stack([tr.state for tr in self.tracks]).astype(np.uint8) if n else np.zeros((0, t), np.uint8),
-            "camera": np.stack([tr.camera for tr in self.tracks]) if n else np.zeros((0, t, 17, 3), np.float32),
-            "world": np.stack([tr.world for tr in self.tracks]) if n else np.zeros((0, t, 17, 3), np.float32),
+            "state": stacked("state", (), np.uint8),
+            "camera": stacked("camera", (17, 3), np.float32),
+            "world": stacked("world", (17, 3), np.float32),
+            "scores": stacked("scores", (17,), np.float32),
             "fps": np.array(float(self.pose2d.video.fps)),
             "joints": np.array(H36M_JOINTS),
         }
@@ -102,16 +114,18 @@ class Pose3DResult:
 
     def to_json(self) -> dict[str, Any]:
         """The same content for people who do not use NumPy: per track only the frames where
-        the person is present, coordinates rounded to 0.01 mm."""
+        the person is present, coordinates rounded to 0.01 mm, scores to 3 decimals."""
         tracks = []
         for tr in self.tracks:
             frames = np.flatnonzero(tr.present)
+            scores = np.round(tr.scores[frames].astype(np.float64), 3)
             tracks.append({
                 "track_id": tr.track_id,
                 "frames": frames.tolist(),
                 "valid": tr.valid[frames].tolist(),
                 "camera": np.round(tr.camera[frames], 5).tolist(),
                 "world": np.round(tr.world[frames], 5).tolist(),
+                "scores": np.where(np.isfinite(scores), scores, None).tolist(),  # JSON has no NaN: null
             })  # fmt: skip
         return {
             "video": self.pose2d.video.to_json(),
@@ -125,26 +139,32 @@ class Pose3DResult:
 def lift_tracks(
     pose2d: Pose2DResult, model: LifterModel, options: LiftOptions | None = None, *, lifter_name: str = "", progress: bool = True
 ) -> Pose3DResult:
-    """Lift each track of a 2D result (see the module docstring).
+    """Lift every track of a 2D result together (see the module docstring).
 
     Args:
         pose2d: the 2D stage's result.
         model: a loaded lifter.
-        options: lifting protocol and batching (progress bars are handled here).
+        options: lifting protocol, batching and precision (``progress`` is overridden).
         lifter_name: registry name or checkpoint path, recorded in the result.
+        progress: show a progress bar over the frames lifted.
     """
-    options = options or LiftOptions()
+    options = dataclasses.replace(options or LiftOptions(), progress=progress)
     w, h = pose2d.video.width, pose2d.video.height
+    absent_nan = [np.where(t.present[:, None, None], t.h36m, np.nan) for t in pose2d.tracks]
+    lifted = inference.lift_tracks(absent_nan, w, h, model, options)
     tracks = []
-    total = sum(int(t.present.sum()) for t in pose2d.tracks)
-    with tqdm(total=total, unit="frame", desc="lifting", disable=not progress, leave=False) as bar:
-        for track in pose2d.tracks:
-            camera = np.full((pose2d.num_frames, 17, 3), np.nan, np.float32)
-            for start, stop in present_segments(track.present):
-                camera[start:stop] = lift_track(track.h36m[start:stop], w, h, model, options).camera
-                bar.update(stop - start)
-            world = np.full_like(camera, np.nan)
-            world[track.present] = world_for_display(camera[track.present])
-            tracks.append(Track3D(track.track_id, track.state.copy(), camera, world))
-    info = {"name": lifter_name, "family": model.family, "window": model.num_frames, "mode": options.mode, "flip": options.flip}
+    for track, result in zip(pose2d.tracks, lifted):
+        camera = result.camera
+        world = np.full_like(camera, np.nan)
+        world[result.present] = world_for_display(camera[result.present])
+        scores = np.where(track.present[:, None], track.h36m_scores, np.nan).astype(np.float32)
+        tracks.append(Track3D(track.track_id, track.state.copy(), camera, world, scores))
+    info = {
+        "name": lifter_name,
+        "family": model.family,
+        "window": model.num_frames,
+        "mode": options.mode,
+        "flip": options.flip,
+        "precision": options.precision,
+    }
     return Pose3DResult(pose2d, tracks, info)

@@ -1,67 +1,11 @@
-"""Joint tables of the two skeletons the pipeline uses: COCO-17 (the 2D keypointer's
-output) and Human3.6M-17 (the lifters' input and output).
-
-Sides are the person's own left and right, as in the datasets.
-"""
+"""COCO-17 -> Human3.6M-17 keypoints, exactly as the seeds' ``h36m_coco_format`` (the joint
+tables themselves live in :mod:`core.joints`)."""
 from __future__ import annotations
-
-from enum import Enum
 
 import numpy as np
 
-from lifter.errors import UserError
-from lifter.inference import H36M_LEFT, H36M_RIGHT
-
-
-class Side(Enum):
-    LEFT = "left"
-    RIGHT = "right"
-    CENTRE = "centre"
-
-
-COCO_JOINTS = (
-    "nose", "left_eye", "right_eye", "left_ear", "right_ear",
-    "left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist",
-    "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle",
-)  # fmt: skip
-
-H36M_JOINTS = (
-    "pelvis", "right_hip", "right_knee", "right_ankle", "left_hip", "left_knee", "left_ankle",
-    "spine", "thorax", "neck_nose", "head",
-    "left_shoulder", "left_elbow", "left_wrist", "right_shoulder", "right_elbow", "right_wrist",
-)  # fmt: skip
-
-#: Bones as (parent, child) joint indices.
-H36M_BONES = (
-    (0, 1), (1, 2), (2, 3), (0, 4), (4, 5), (5, 6), (0, 7), (7, 8), (8, 9), (9, 10),
-    (8, 11), (11, 12), (12, 13), (8, 14), (14, 15), (15, 16),
-)  # fmt: skip
-
-COCO_BONES = (
-    (0, 1), (0, 2), (1, 3), (2, 4), (5, 6), (5, 7), (7, 9), (6, 8), (8, 10),
-    (5, 11), (6, 12), (11, 12), (11, 13), (13, 15), (12, 14), (14, 16),
-)  # fmt: skip
-
-COCO_LEFT = tuple(i for i, name in enumerate(COCO_JOINTS) if name.startswith("left_"))
-COCO_RIGHT = tuple(i for i, name in enumerate(COCO_JOINTS) if name.startswith("right_"))
-
-
-def _bone_sides(bones: tuple[tuple[int, int], ...], left: tuple[int, ...], right: tuple[int, ...]) -> tuple[Side, ...]:
-    """A bone is on a side when all its off-centre joints are; one joining both sides is central."""
-
-    def side(j: int) -> Side:
-        return Side.LEFT if j in left else Side.RIGHT if j in right else Side.CENTRE
-
-    out = []
-    for a, b in bones:
-        sides = {side(a), side(b)} - {Side.CENTRE}
-        out.append(sides.pop() if len(sides) == 1 else Side.CENTRE)
-    return tuple(out)
-
-
-H36M_BONE_SIDES = _bone_sides(H36M_BONES, H36M_LEFT, H36M_RIGHT)
-COCO_BONE_SIDES = _bone_sides(COCO_BONES, COCO_LEFT, COCO_RIGHT)
-
+from core.errors import UserError
+from core.joints import COCO_JOINTS, H36M_JOINTS
 
 # --- COCO-17 -> Human3.6M-17 ----------------------------------------------------------------
 # The lifters were trained on Human3.6M joints, several of which COCO lacks. The seeds'
@@ -145,21 +89,3 @@ def coco_to_h36m(keypoints: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray,
     y = _weighted(keypoints[..., 1], _COCO_TO_H36M[1])
     h36m_scores = _weighted(scores, _COCO_TO_H36M[2])
     return np.stack([x, y], axis=-1).astype(np.float32), h36m_scores.astype(np.float32)
-
-
-__all__ = [
-    "COCO_BONES",
-    "COCO_BONE_SIDES",
-    "COCO_JOINTS",
-    "COCO_LEFT",
-    "COCO_RIGHT",
-    "H36M_BONES",
-    "H36M_BONE_SIDES",
-    "H36M_COPIED_FROM_COCO",
-    "H36M_JOINTS",
-    "H36M_LEFT",
-    "H36M_RIGHT",
-    "H36M_SYNTHESISED_FROM_COCO",
-    "Side",
-    "coco_to_h36m",
-]

@@ -1,5 +1,31 @@
-"""Following every person across frames: Ultralytics' ByteTrack (or BoT-SORT) on our
-detections, then choosing which tracks to keep and filling their short gaps.
+"""Following every person across frames: ByteTrack on our detections, then choosing which
+tracks to keep and filling their short gaps.
+
+Why this tracker: we used to drive Ultralytics' ByteTrack through its internals (its
+tracker registry, its track lists, the column layout of its results), so any Ultralytics
+release could change our ids without notice. The tracker is now Roboflow's ``trackers``
+package (``trackers.ByteTrackTracker``), used only through its documented public API:
+``update(supervision.Detections) -> supervision.Detections`` with ``tracker_id`` set.
+It is the ByteTrack that supervision's own documentation points to: supervision 0.31 no
+longer ships one (``supervision.ByteTrack`` was removed), and ``trackers`` builds on
+supervision's ``Detections``. What it does, read from trackers 2.6.1 and pinned by
+``tests/test_track.py``:
+
+- a new track is born from a detection at least ``track_activation_threshold`` (and
+  ``high_conf_det_threshold``) confident and gets an id when it is matched again in the
+  next frame (``minimum_consecutive_frames=2``); in its birth frame the detection is
+  reported with ``tracker_id == -1``. :class:`PersonTracker` gives that first detection
+  back to the track (see :meth:`PersonTracker.update`);
+- its ids count from 0 per tracker instance; we renumber them anyway, per
+  :class:`PersonTracker`, 1, 2, ... in order of appearance, so nothing another tracker
+  in the process does can change ours;
+- every input detection comes back, reordered, with supervision's ``data`` arrays
+  indexed alongside; an ``index`` array there maps the output to our detections.
+
+Times are in seconds: :class:`TrackerConfig` says how long a lost track is kept and how
+long a gap is interpolated in seconds, and each clip turns them into frames at its own
+frame rate (:meth:`TrackerConfig.buffer_frames`, :meth:`TrackerConfig.max_gap_frames`),
+so 10 and 60 fps videos behave alike.
 
 A track's *lifetime* runs from its first to its last detection. Inside it, a frame is
 ``DETECTED`` (a detection was matched to the track), ``FILLED`` (missed for at most
@@ -9,12 +35,22 @@ neighbouring detections) or ``ABSENT`` (a longer miss). Outside it, every frame 
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from enum import IntEnum
 
 import numpy as np
 
+from core.gaps import interpolate_gaps
+
 from .detect import Detections
+
+# ByteTrack's minimum_consecutive_frames: a track is given an id on its second detection
+# in a row; an unconfirmed track that misses one frame is dropped.
+_CONFIRM_FRAMES = 2
+# trackers counts lost_track_buffer in frames of a 30 fps video and scales it by
+# frame_rate / 30; we pass a buffer already in the clip's frames with this frame_rate.
+_REFERENCE_FPS = 30.0
 
 
 class FrameState(IntEnum):
@@ -25,90 +61,171 @@ class FrameState(IntEnum):
     FILLED = 2
 
 
+def _check_fps(fps: float) -> float:
+    fps = float(fps)
+    if not (math.isfinite(fps) and fps > 0):
+        raise ValueError(f"fps must be a positive number of frames per second, got {fps}")
+    return fps
+
+
 @dataclass(frozen=True)
 class TrackerConfig:
-    """Tracking and track selection.
+    """Tracking and track selection. Durations are in seconds (see :meth:`buffer_frames`).
 
     Attributes:
-        kind: ``bytetrack`` (default) or ``botsort`` (adds camera-motion compensation).
-        track_high_thresh, track_low_thresh, new_track_thresh, match_thresh: ByteTrack's
-            thresholds (Ultralytics' defaults): detections above ``high`` are matched first,
-            those between ``low`` and ``high`` only rescue existing tracks, new tracks need
-            ``new_track_thresh``.
-        fuse_score: weigh box overlap by detection confidence when matching (Ultralytics'
-            default; off only for detectors whose confidences mean nothing, as in tests).
-        track_buffer: frames a lost track is kept before its id is retired.
+        track_activation_threshold: lowest confidence of a detection that starts a new
+            track (ByteTrack's ``track_activation_threshold``).
+        high_conf_det_threshold: ByteTrack's two stages: detections at least this
+            confident are matched to tracks first, the less confident ones then only
+            keep existing tracks alive (through occlusion, say). Must not exceed
+            ``track_activation_threshold``: only first-stage detections start tracks.
+        minimum_iou_threshold: a detection continues a track only if its box overlaps the
+            track's predicted box by at least this IoU.
+        track_buffer_s: how long a lost track is kept, in seconds, before its id is
+            retired; a person back within it keeps the id, later on gets a new one.
+        max_gap_s: longest run of missed frames inside a track, in seconds, that is filled
+            by interpolation; longer runs are ``ABSENT``.
         min_frames: tracks detected in fewer frames are dropped (false positives are short).
         max_people: keep only this many tracks, the longest first; with 1, non-overlapping
             pieces of track are joined into one, so a single-person video gives one track
             even if the tracker lost the person for a while (as the seeds' demos do).
-        max_gap: longest run of missed frames inside a track that is filled by interpolation.
     """
 
-    kind: str = "bytetrack"
-    track_high_thresh: float = 0.25
-    track_low_thresh: float = 0.1
-    new_track_thresh: float = 0.25
-    match_thresh: float = 0.8
-    fuse_score: bool = True
-    track_buffer: int = 30
+    track_activation_threshold: float = 0.25
+    high_conf_det_threshold: float = 0.25
+    minimum_iou_threshold: float = 0.2
+    track_buffer_s: float = 1.0
+    max_gap_s: float = 1.0
     min_frames: int = 10
     max_people: int | None = None
-    max_gap: int = 30
 
     def __post_init__(self) -> None:
-        if self.kind not in ("bytetrack", "botsort"):
-            raise ValueError(f"unknown tracker {self.kind!r}: use bytetrack or botsort")
+        for name in ("track_activation_threshold", "high_conf_det_threshold"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name} is a detection confidence, between 0 and 1; got {value}")
+        if self.track_activation_threshold < self.high_conf_det_threshold:
+            raise ValueError(
+                f"track_activation_threshold ({self.track_activation_threshold}) is below high_conf_det_threshold "
+                f"({self.high_conf_det_threshold}): detections in between could never start a track; "
+                "raise it to at least high_conf_det_threshold"
+            )
+        if not 0.0 < self.minimum_iou_threshold <= 1.0:
+            raise ValueError(
+                f"minimum_iou_threshold must be in (0, 1] (0 would match boxes that do not overlap), "
+                f"got {self.minimum_iou_threshold}"
+            )
+        for name in ("track_buffer_s", "max_gap_s"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                raise ValueError(f"{name} is a duration in seconds and must be positive, got {value}")
+        if self.min_frames < 1:
+            raise ValueError(f"min_frames must be at least 1, got {self.min_frames}")
         if self.max_people is not None and self.max_people < 1:
-            raise ValueError(f"max_people must be at least 1, got {self.max_people}")
+            raise ValueError(f"max_people must be at least 1 (or None for everyone), got {self.max_people}")
+
+    def buffer_frames(self, fps: float) -> int:
+        """``track_buffer_s`` in frames of a ``fps`` video (at least 1): a track missed in
+        at most this many frames in a row keeps its id."""
+        return max(1, round(self.track_buffer_s * _check_fps(fps)))
+
+    def max_gap_frames(self, fps: float) -> int:
+        """``max_gap_s`` in frames of a ``fps`` video (at least 1): the ``max_gap`` of
+        :func:`frame_states` and :func:`dense_boxes`."""
+        return max(1, round(self.max_gap_s * _check_fps(fps)))
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``(len(a), len(b))`` IoU of two sets of xyxy boxes."""
+    lo = np.maximum(a[:, None, :2], b[None, :, :2])
+    hi = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    inter = np.prod(np.clip(hi - lo, 0, None), axis=2)
+    area_a = np.prod(np.clip(a[:, 2:] - a[:, :2], 0, None), axis=1)
+    area_b = np.prod(np.clip(b[:, 2:] - b[:, :2], 0, None), axis=1)
+    union = area_a[:, None] + area_b[None, :] - inter
+    return np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
 
 
 class PersonTracker:
-    """Assigns a stable id to each detection, frame after frame."""
+    """Assigns a stable id to each detection, frame after frame, for one video.
 
-    def __init__(self, config: TrackerConfig) -> None:
-        from ultralytics.trackers.track import TRACKER_MAP
-        from ultralytics.utils import YAML, IterableSimpleNamespace
-        from ultralytics.utils.checks import check_yaml
+    Args:
+        config: thresholds and durations.
+        fps: the video's frame rate; turns ``config.track_buffer_s`` into frames.
 
-        args = IterableSimpleNamespace(**YAML.load(check_yaml(f"{config.kind}.yaml")))
-        for name in ("track_high_thresh", "track_low_thresh", "new_track_thresh", "match_thresh", "fuse_score", "track_buffer"):
-            setattr(args, name, getattr(config, name))
-        self._tracker = TRACKER_MAP[config.kind](args=args)
-        self._needs_image = config.kind == "botsort"
+    Each instance has its own ids (1, 2, ... in order of appearance): trackers running
+    side by side in one process, in threads or interleaved, never affect each other.
+    """
+
+    def __init__(self, config: TrackerConfig, fps: float) -> None:
+        from trackers import ByteTrackTracker
+
+        self.config = config
+        self.fps = _check_fps(fps)
+        self._tracker = ByteTrackTracker(
+            lost_track_buffer=config.buffer_frames(self.fps),
+            frame_rate=_REFERENCE_FPS,
+            track_activation_threshold=config.track_activation_threshold,
+            minimum_consecutive_frames=_CONFIRM_FRAMES,
+            minimum_iou_threshold=config.minimum_iou_threshold,
+            high_conf_det_threshold=config.high_conf_det_threshold,
+        )
+        # A detection this confident and matched to no track starts a tentative one.
+        self._start_conf = max(config.track_activation_threshold, config.high_conf_det_threshold)
         self._frame = -1
-        # Tracks born in the previous frame, not yet confirmed: id -> (frame, id, detection index).
-        self._tentative: dict[int, tuple[int, int, int]] = {}
+        self._ids: dict[int, int] = {}  # ByteTrack's id -> ours
+        # The previous frame's detections that started tentative tracks: indices, boxes.
+        self._born: tuple[np.ndarray, np.ndarray] = (np.zeros(0, int), np.zeros((0, 4), np.float32))
 
-    def update(self, detections: Detections, frame: np.ndarray | None = None) -> list[tuple[int, int, int]]:
-        """Feed the next frame's detections.
+    def update(self, detections: Detections) -> list[tuple[int, int, int]]:
+        """Feed the next frame's detections (frames are counted from 0, one per call).
 
         Returns:
-            ``(frame index, track id, detection index)`` for each detection that belongs to
-            a confirmed track. ByteTrack confirms a new track one frame after its first
-            detection; that first detection is reported too, with its own frame index.
+            ``(frame index, track id, detection index)`` for each detection assigned to a
+            track, sorted. ByteTrack names a track only on its second detection in a row;
+            the first one, from the previous frame, is returned then too, with its own
+            frame index: it is the previous frame's track-starting detection that
+            overlaps the newly named track's box best (the pairing ByteTrack made, since
+            a newborn track predicts no motion; ties between several new tracks are
+            resolved by the best total overlap). A coasting track (no detection in this
+            frame) is not reported.
         """
-        from ultralytics.engine.results import Boxes
+        import supervision as sv
+        from scipy.optimize import linear_sum_assignment
 
         self._frame += 1
-        data = np.zeros((len(detections), 6), np.float32)
-        data[:, :4], data[:, 4] = detections.xyxy, detections.conf  # class 0 = person
-        shape = frame.shape[:2] if frame is not None else (1, 1)
-        rows = np.asarray(self._tracker.update(Boxes(data, shape), frame if self._needs_image else None)).reshape(-1, 8)
-        # Rows: x1, y1, x2, y2, track_id, score, cls, detection index. A track coasting on its
-        # Kalman prediction has no detection this frame and is not reported.
+        n = len(detections.xyxy)
+        result = self._tracker.update(
+            sv.Detections(
+                xyxy=np.asarray(detections.xyxy, np.float32).reshape(-1, 4),
+                confidence=np.asarray(detections.conf, np.float32),
+                class_id=np.zeros(n, int),
+                data={"index": np.arange(n)},
+            )
+        )
+        pairs = zip(result.data["index"], result.tracker_id) if len(result) else ()
         out: list[tuple[int, int, int]] = []
-        for row in rows:
-            track_id = int(row[4])
-            if track_id in self._tentative:
-                out.append(self._tentative.pop(track_id))
-            out.append((self._frame, track_id, int(row[7])))
-        self._tentative = {
-            t.track_id: (self._frame, t.track_id, int(t.idx))
-            for t in self._tracker.tracked_stracks
-            if not t.is_activated
-        }
-        return out
+        born: list[int] = []
+        new: list[tuple[int, int]] = []  # (our id, detection index) of tracks named now
+        for det, tracker_id in pairs:
+            det, tracker_id = int(det), int(tracker_id)
+            if tracker_id < 0:
+                if detections.conf[det] >= self._start_conf:
+                    born.append(det)
+                continue
+            if tracker_id not in self._ids:
+                self._ids[tracker_id] = len(self._ids) + 1
+                new.append((self._ids[tracker_id], det))
+            out.append((self._frame, self._ids[tracker_id], det))
+
+        prev_indices, prev_boxes = self._born
+        if new and len(prev_indices):
+            iou = _iou(np.stack([detections.xyxy[det] for _, det in new]).astype(np.float64), prev_boxes.astype(np.float64))
+            for r, c in zip(*linear_sum_assignment(iou, maximize=True)):
+                if iou[r, c] >= self.config.minimum_iou_threshold:
+                    out.append((self._frame - 1, new[r][0], int(prev_indices[c])))
+        self._born = (np.array(born, int), np.array(detections.xyxy[born], np.float32).reshape(-1, 4))
+        return sorted(out)
 
 
 @dataclass
@@ -179,7 +296,8 @@ def _join_disjoint(tracks: list[TrackLog]) -> TrackLog:
 
 
 def frame_states(track: TrackLog, num_frames: int, max_gap: int) -> np.ndarray:
-    """``(num_frames,)`` uint8 :class:`FrameState` of one track."""
+    """``(num_frames,)`` uint8 :class:`FrameState` of one track; ``max_gap`` in frames
+    (:meth:`TrackerConfig.max_gap_frames`)."""
     state = np.full(num_frames, FrameState.ABSENT, np.uint8)
     frames = np.asarray(track.frames)
     state[frames] = FrameState.DETECTED
@@ -192,20 +310,15 @@ def frame_states(track: TrackLog, num_frames: int, max_gap: int) -> np.ndarray:
 def fill_gaps(values: np.ndarray, state: np.ndarray) -> np.ndarray:
     """Interpolate ``values`` (``(T, ...)``) linearly in time at FILLED frames from the
     DETECTED frames around them; ABSENT frames become NaN. Returns a float32 copy."""
-    out = np.array(values, dtype=np.float32, copy=True)
-    detected = np.flatnonzero(state == FrameState.DETECTED)
-    filled = np.flatnonzero(state == FrameState.FILLED)
+    out = interpolate_gaps(values, state == FrameState.DETECTED)
     out[state == FrameState.ABSENT] = np.nan
-    if filled.size and detected.size:
-        flat = out.reshape(len(out), -1)
-        for c in range(flat.shape[1]):
-            flat[filled, c] = np.interp(filled, detected, flat[detected, c])
     return out
 
 
 def dense_boxes(track: TrackLog, num_frames: int, max_gap: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per-frame arrays of one track: boxes ``(T, 4)``, scores ``(T,)`` (NaN where absent;
-    scores 0 where filled) and states ``(T,)``."""
+    scores 0 where filled) and states ``(T,)``. ``max_gap`` is in frames
+    (:meth:`TrackerConfig.max_gap_frames`)."""
     state = frame_states(track, num_frames, max_gap)
     boxes = np.full((num_frames, 4), np.nan, np.float32)
     scores = np.full(num_frames, np.nan, np.float32)

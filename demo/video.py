@@ -6,7 +6,6 @@ appears under its final name only once it has been completely written.
 """
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 from collections.abc import Iterator
@@ -17,8 +16,8 @@ from pathlib import Path
 import av
 import numpy as np
 
-from lifter.errors import UserError, brief
-from lifter.files import AtomicSink, temp_path_beside
+from core.errors import UserError, brief
+from core.files import AtomicSink, temp_path_beside
 
 log = logging.getLogger(__name__)
 
@@ -132,15 +131,6 @@ def read_frames(path: str | Path, rotation: int | None = None) -> Iterator[np.nd
             yield image
     finally:
         container.close()
-
-
-def file_fingerprint(path: str | Path, chunk: int = 1 << 20) -> str:
-    """sha256 of a file's content (hex): identifies a video or weights file across renames."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class H264Writer(AtomicSink):

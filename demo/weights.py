@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from lifter.errors import CheckpointError
+from core.errors import CheckpointError
 from lifter.registry import Source, WeightsFile, close_matches, load_manifest
 
 DEFAULT_POSE2D = "hrnet-w48-384x288"
@@ -90,9 +90,7 @@ def fetch(entry: WeightsFile, *, progress: bool = True) -> Path:
     from .download import download_gdrive, download_gdrive_folder_file, download_url
 
     src, dest = entry.source, entry.path
-    sha = entry.sha256 if entry.sha256 and len(entry.sha256) == 64 else None
-    prefix = entry.sha256 if entry.sha256 and len(entry.sha256) < 64 else None
-    common = dict(sha256=sha, sha256_prefix=prefix, size=entry.size, name=entry.name, progress=progress)
+    common = dict(sha256=entry.sha256, size=entry.size, name=entry.name, progress=progress)  # sha256: full or prefix
     if src.url:
         return download_url(src.url, dest, **common)
     if src.gdrive_file:

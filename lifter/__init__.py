@@ -1,7 +1,9 @@
-"""2D-to-3D human pose lifters (STCFormer, PoseFormerV2): models, checkpoints, whole-clip lifting."""
+"""2D-to-3D human pose lifters (STCFormer, PoseFormerV2): models, checkpoints, lifting people's tracks."""
+from core.errors import CheckpointError, LiftError, UserError
+
 from .checkpoints import inspect_checkpoint, load_lifter
-from .errors import CheckpointError, LiftError, UserError
-from .inference import Lift3DResult, LiftOptions, camera_to_world, lift_track, world_for_display
+from .inference import Lift3DResult, LiftOptions, lift_tracks
+from .options import add_lift_arguments, lift_options_from_args
 from .poseformerv2 import PoseFormerV2, PoseFormerV2Config
 from .registry import create_lifter, get_entry, lifter_entries
 from .stcformer import STCFormer, STCFormerConfig
@@ -16,12 +18,12 @@ __all__ = [
     "STCFormer",
     "STCFormerConfig",
     "UserError",
-    "camera_to_world",
+    "add_lift_arguments",
     "create_lifter",
     "get_entry",
     "inspect_checkpoint",
-    "lift_track",
+    "lift_options_from_args",
+    "lift_tracks",
     "lifter_entries",
     "load_lifter",
-    "world_for_display",
 ]

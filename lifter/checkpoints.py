@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .errors import CheckpointError, brief
+from core.errors import CheckpointError, brief
 from .registry import (
     FAMILIES,
     LifterConfig,

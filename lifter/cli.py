@@ -2,23 +2,25 @@
 
     python -m lifter list
     python -m lifter info CHECKPOINT [--frames N]
-    python -m lifter lift KEYPOINTS.npz --checkpoint NAME_OR_PATH --size W H --out OUT.npz
+    python -m lifter lift KEYPOINTS.npz --checkpoint NAME_OR_PATH --size W H --out OUT.npz [--lift-mode seq2seq]
 """
 from __future__ import annotations
 
 import argparse
 import logging
 import sys
-from pathlib import Path
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import numpy as np
 
+from core.errors import LiftError, UserError
+from core.files import atomic_output
+from core.runtime import PRECISIONS, pick_device, resolve_precision
+
 from .checkpoints import describe, inspect_checkpoint, load_lifter
-from .device import pick_device
-from .errors import LiftError, UserError
-from .files import atomic_output
-from .inference import LiftOptions, lift_track, world_for_display
+from .inference import MODES, lift_tracks
+from .options import add_lift_arguments, lift_options_from_args
 from .registry import checkpoints_dir, lifter_entries
 
 log = logging.getLogger("lifter")
@@ -69,7 +71,12 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def _read_keypoints(path: Path) -> np.ndarray:
-    """The seeds' ``keypoints.npz`` (``reconstruction``: (P, T, 17, 2) or (T, 17, 2)) -> (P, T, 17, 2)."""
+    """The seeds' ``keypoints.npz`` -> ``(P, T, 17, 2)`` pixels, NaN where a person is absent.
+
+    ``reconstruction`` (or ``keypoints``) is ``(P, T, 17, 2)`` or ``(T, 17, 2)``. An optional
+    boolean ``valid`` of shape ``(T,)`` or ``(P, T)`` (the 2D stage's export has one) marks
+    the frames to lift; the others hold a copied pose and count as absences.
+    """
     if not path.is_file():
         raise LiftError(f"keypoints file {path} does not exist")
     try:
@@ -81,12 +88,17 @@ def _read_keypoints(path: Path) -> np.ndarray:
                     f"found: {', '.join(data.files) or 'nothing'}"
                 )
             kp = np.asarray(data[key], dtype=np.float32)
+            valid = np.asarray(data["valid"], dtype=bool) if "valid" in data.files else None
     except (OSError, ValueError) as e:
         raise LiftError(f"{path} is not a readable .npz file ({e})") from None
     if kp.ndim == 3:
         kp = kp[None]
     if kp.ndim != 4 or kp.shape[2:] != (17, 2):
         raise LiftError(f"{path}: expected keypoints of shape (P, T, 17, 2) or (T, 17, 2), got {kp.shape}")
+    if valid is not None:
+        if valid.shape not in (kp.shape[1:2], kp.shape[:2]):
+            raise LiftError(f"{path}: 'valid' must have shape (T,) or (P, T) = {kp.shape[:2]}, got {valid.shape}")
+        kp[~np.broadcast_to(valid, kp.shape[:2])] = np.nan
     return kp
 
 
@@ -94,36 +106,37 @@ def cmd_lift(args: argparse.Namespace) -> int:
     keypoints = _read_keypoints(Path(args.keypoints))
     width, height = args.size
     device = pick_device(args.device)
+    options = lift_options_from_args(args, resolve_precision(args.precision, device), progress=not args.quiet)
     model = load_lifter(args.checkpoint, frames=args.frames, device=device)
-    options = LiftOptions(
-        mode=args.mode,
-        flip=not args.no_flip,
-        batch_size=args.batch_size,
-        overlap=args.overlap,
-        precision=args.precision,
-        progress=not args.quiet,
-    )
-    results = [lift_track(person, width, height, model, options) for person in keypoints]
+    results = lift_tracks(list(keypoints), width, height, model, options)
     camera = np.stack([r.camera for r in results])
     filled = np.stack([r.filled for r in results])
+    present = np.stack([r.present for r in results])
+    if not present.any():
+        raise LiftError(f"{args.keypoints} has no frame with any 2D keypoint to lift")
     out = Path(args.out)
     with atomic_output(out) as tmp, open(tmp, "wb") as f:
         np.savez(
             f,
             camera=camera,
-            world=world_for_display(camera),
             filled=filled,
+            present=present,
             width=width,
             height=height,
             checkpoint=str(args.checkpoint),
             mode=options.mode,
+            flip=options.flip,
+            precision=options.precision,
             window=model.num_frames,
         )
     log.info(
-        "lifted %d person(s) x %d frames with %s -> %s (camera: root-relative camera space in the lifter's units; "
-        "world: the seeds' display frame, floor at z=0)",
-        camera.shape[0], camera.shape[1], args.checkpoint, out,
-    )
+        "lifted %d person(s) x %d frames with %s (%s, %s) -> %s (camera: root-relative camera space "
+        "in the lifter's units, NaN where the person is absent)",
+        camera.shape[0], camera.shape[1], args.checkpoint, options.mode, options.precision, out,
+    )  # fmt: skip
+    if not present.all():
+        log.info("%d frame(s) without any 2D joint were absences: each present run was lifted on its own (see 'present')",
+                 int((~present).sum()))  # fmt: skip
     if filled.any():
         log.warning("%d frame(s) had missing 2D joints, interpolated in time (see 'filled')", int(filled.any(-1).sum()))
     return 0
@@ -144,18 +157,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_info)
 
     p = sub.add_parser("lift", help="lift a 2D keypoint file (the seeds' keypoints.npz) to 3D")
-    p.add_argument("keypoints", help="npz with 'reconstruction' of shape (P, T, 17, 2) or (T, 17, 2), pixels, H36M order")
+    p.add_argument("keypoints", help="npz with 'reconstruction' of shape (P, T, 17, 2) or (T, 17, 2), pixels, H36M order; "
+                                     "NaN joints are interpolated, all-NaN frames (or frames not in 'valid') are absences")
     p.add_argument("--checkpoint", required=True, help="registry name (see 'list') or checkpoint path")
     p.add_argument("--size", type=int, nargs=2, metavar=("W", "H"), required=True, help="video frame size in pixels")
     p.add_argument("--out", required=True, help="output .npz")
     p.add_argument("--frames", type=int, help="window length for a checkpoint the registry does not know")
-    p.add_argument("--mode", choices=("centre", "seq2seq"), default="centre",
-                   help="centre: the seeds' protocol (default); seq2seq: STCFormer predicts whole windows, much faster")
-    p.add_argument("--overlap", type=int, help="seq2seq: frames shared by consecutive windows (default a third)")
-    p.add_argument("--no-flip", action="store_true", help="skip the flip test (about twice as fast, less accurate)")
-    p.add_argument("--batch-size", type=int, help="sequences per forward pass (default: about 4096 tokens on CPU, 256 on CUDA)")
+    add_lift_arguments(p)
+    p.add_argument("--mode", dest="lift_mode", choices=MODES, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     p.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
-    p.add_argument("--precision", choices=("fp32", "fp16", "bf16"), default="fp32", help="fp16/bf16: CUDA autocast")
+    p.add_argument("--precision", choices=PRECISIONS, default="auto",
+                   help="auto (default): fp16 on CUDA, bf16 on CPUs with native bf16, else fp32; "
+                        "bf16 and fp16 are autocast over fp32 weights, fp16 needs CUDA")  # fmt: skip
     p.set_defaults(func=cmd_lift)
     return parser
 

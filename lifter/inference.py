@@ -1,17 +1,27 @@
-"""Lifting a whole clip of one person's 2D keypoints to 3D.
+"""Lifting people's 2D keypoint tracks to 3D: the one entry point is :func:`lift_tracks`.
 
 The default protocol is the seeds' (STCFormer / PoseFormerV2 / MHFormer ``demo/vis.py``):
 a window centred on every frame, edge-padded at the clip's ends; screen
 normalisation ``x / w * 2 - [1, h / w]``; flip test (negate x, swap left and right
 joints, run, un-flip, average); root joint set to 0; the CENTRE frame of each window.
 Unlike the seeds, many windows and their flipped copies go through the model in one
-batch, built on the fly so memory is bounded by the batch, not the clip.
+batch, built on the fly so memory is bounded by the batch, not the clip; the windows of
+every track and segment share those batches.
 
 STCFormer also has a seq2seq mode: each window predicts all of its frames, windows
-tile the clip with a configurable overlap and overlapping predictions are blended.
+tile a clip with a configurable overlap and overlapping predictions are blended.
+
+Absences and missing joints:
+
+- a frame where every joint is missing (non-finite) is an ABSENCE: it splits its track
+  into segments, each lifted as a clip of its own (edge-padded at its own ends), so an
+  absence is never bridged by invented motion. Absent frames are NaN in the 3D.
+- a joint missing in a frame where others are present is interpolated linearly in time
+  within its segment (see :func:`fill_missing`) and flagged in ``filled``.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -19,35 +29,27 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .errors import LiftError
+from core.errors import LiftError
+from core.gaps import interpolate_gaps
+from core.joints import H36M_FLIP_PERMUTATION, H36M_JOINTS, H36M_ROOT
+
 from .poseformerv2 import PoseFormerV2
 from .registry import LifterModel
 
-NUM_JOINTS = 17
-ROOT_JOINT = 0
-#: Human3.6M joints on the left / right side of the body.
-H36M_LEFT = (4, 5, 6, 11, 12, 13)
-H36M_RIGHT = (1, 2, 3, 14, 15, 16)
-#: ``flipped[:, j] = pose[:, FLIP_PERMUTATION[j]]`` swaps every left joint with its right twin.
-FLIP_PERMUTATION = tuple(
-    dict(zip(H36M_LEFT + H36M_RIGHT, H36M_RIGHT + H36M_LEFT)).get(j, j) for j in range(NUM_JOINTS)
-)
-#: The seeds' display camera: a Human3.6M camera's orientation as a (w, x, y, z) quaternion.
-SEED_CAMERA_ROTATION = np.array(
-    [0.1407056450843811, -0.1500701755285263, -0.755240797996521, 0.6223280429840088], dtype=np.float32
-)
-
+NUM_JOINTS = len(H36M_JOINTS)
+ROOT_JOINT = H36M_ROOT
 #: Tokens per forward pass on the CPU when no batch size is given (see LiftOptions.batch_size).
 CPU_TOKENS_PER_BATCH = 4096
 
 Mode = Literal["centre", "seq2seq"]
-Precision = Literal["fp32", "fp16", "bf16"]
+Precision = Literal["fp32", "bf16", "fp16"]
+MODES: tuple[str, ...] = ("centre", "seq2seq")
 _DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16}
 
 
 @dataclass(frozen=True)
 class LiftOptions:
-    """How to lift a clip.
+    """How to lift.
 
     Attributes:
         mode: ``centre`` (the seeds' protocol, every lifter) or ``seq2seq`` (STCFormer only).
@@ -57,7 +59,10 @@ class LiftOptions:
             8 of 27: larger batches only thrash its caches, measured with
             ``bench/bench_lift.py``) and 256 sequences on CUDA.
         overlap: seq2seq only, frames shared by consecutive windows (default a third of the window).
-        precision: ``fp32``, or ``fp16`` / ``bf16`` autocast (CUDA only).
+        precision: ``fp32``; ``bf16`` autocast (CPU or CUDA; on CPUs without native bf16
+            it is emulated and slower than fp32); ``fp16`` autocast (CUDA only). The
+            weights stay fp32. ``auto`` is resolved by the command lines
+            (:func:`core.runtime.resolve_precision`), not here.
         progress: show a progress bar over frames.
     """
 
@@ -71,26 +76,29 @@ class LiftOptions:
 
 @dataclass
 class Lift3DResult:
-    """One person's 3D track.
+    """One person's 3D track, one row per input frame.
 
     Attributes:
-        camera: ``(T, 17, 3)`` root-relative camera-space 3D in the lifter's units
-            (metres for the official Human3.6M checkpoints), root joint at 0.
-        filled: ``(T, 17)`` True where the 2D joint was missing (NaN) and interpolated
-            in time before lifting.
+        camera: ``(T, 17, 3)`` float32 root-relative camera-space 3D in the lifter's units
+            (metres for the official Human3.6M checkpoints), root joint at 0; NaN in
+            absent frames.
+        filled: ``(T, 17)`` True where the 2D joint was missing in a present frame and
+            interpolated in time before lifting (False in absent frames).
+        present: ``(T,)`` True where the frame had at least one 2D joint (was lifted).
         mode: the protocol used (``centre`` or ``seq2seq``).
         window: the lifter's window length in frames.
     """
 
     camera: np.ndarray
     filled: np.ndarray
+    present: np.ndarray
     mode: str
     window: int
 
     @property
     def complete(self) -> np.ndarray:
-        """``(T,)`` True for frames whose 2D was complete (nothing interpolated)."""
-        return ~self.filled.any(axis=1)
+        """``(T,)`` True for present frames whose 2D was complete (nothing interpolated)."""
+        return self.present & ~self.filled.any(axis=1)
 
 
 def normalize_screen(keypoints: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -104,7 +112,7 @@ def normalize_screen(keypoints: np.ndarray, width: int, height: int) -> np.ndarr
 
 def flip_horizontal(pose: torch.Tensor) -> torch.Tensor:
     """Mirror poses ``(..., 17, C)``: negate the x channel and swap left/right joints."""
-    out = pose[..., FLIP_PERMUTATION, :].clone()
+    out = pose[..., H36M_FLIP_PERMUTATION, :].clone()
     out[..., 0] = -out[..., 0]
     return out
 
@@ -113,6 +121,7 @@ def fill_missing(track: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Interpolate missing (non-finite) 2D joints linearly in time.
 
     Before the first / after the last observation a joint holds its nearest value.
+    :func:`lift_tracks` applies it to each present segment of a track.
 
     Args:
         track: ``(T, 17, 2)`` pixels, NaN where a joint is missing.
@@ -132,20 +141,7 @@ def fill_missing(track: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         raise LiftError(
             f"no 2D keypoints to lift: joint(s) {never.tolist()} are missing in all {track.shape[0]} frames"
         )
-    out = track.copy()
-    t = np.arange(track.shape[0])
-    for j in np.flatnonzero(missing.any(axis=0)):
-        seen = ~missing[:, j]
-        for c in range(track.shape[-1]):
-            out[missing[:, j], j, c] = np.interp(t[missing[:, j]], t[seen], track[seen, j, c])
-    return out, missing
-
-
-def centre_window_indices(centres: torch.Tensor, frames: int, length: int) -> torch.Tensor:
-    """``(n,)`` centre frames -> ``(n, frames)`` frame indices, edge-padded (clamped) at the ends."""
-    pad = (frames - 1) // 2
-    offsets = torch.arange(-pad, frames - pad, device=centres.device)
-    return (centres[:, None] + offsets[None, :]).clamp_(0, length - 1)
+    return interpolate_gaps(track, ~missing), missing
 
 
 def seq2seq_windows(length: int, frames: int, overlap: int) -> list[tuple[int, int]]:
@@ -164,6 +160,15 @@ def seq2seq_windows(length: int, frames: int, overlap: int) -> list[tuple[int, i
     return [(s, 0) for s in starts]
 
 
+def windows_per_batch(options: LiftOptions, model: LifterModel) -> int:
+    """Windows per forward pass: the batch size (see :class:`LiftOptions`) less the flipped copies."""
+    size = options.batch_size
+    if size is None:
+        cuda = _model_device(model).type == "cuda"
+        size = 256 if cuda else min(64, max(2, CPU_TOKENS_PER_BATCH // model.tokens_per_window))
+    return max(1, size // (2 if options.flip else 1))
+
+
 def _tent(frames: int) -> np.ndarray:
     """Blending weight of each window position: highest at the centre, where context is widest."""
     k = np.arange(frames)
@@ -174,30 +179,90 @@ def _model_device(model: torch.nn.Module) -> torch.device:
     return next(model.parameters()).device
 
 
-def _check_inputs(track: np.ndarray, width: int, height: int, model: LifterModel, options: LiftOptions) -> None:
-    if track.ndim != 3 or track.shape[1:] != (NUM_JOINTS, 2):
-        raise LiftError(f"2D track must have shape (T, {NUM_JOINTS}, 2) in Human3.6M order, got {track.shape}")
-    if track.shape[0] == 0:
-        raise LiftError("2D track has no frames")
-    if width <= 0 or height <= 0:
-        raise LiftError(f"frame size must be positive, got {width}x{height}")
-    if options.mode not in ("centre", "seq2seq"):
+def _check_options(model: LifterModel, options: LiftOptions) -> None:
+    if options.mode not in MODES:
         raise LiftError(f"unknown lifting mode {options.mode!r}: use 'centre' or 'seq2seq'")
     if options.mode == "seq2seq" and not model.seq2seq:
         raise LiftError(f"{type(model).__name__} predicts only the centre frame: seq2seq mode needs STCFormer")
     if options.batch_size is not None and options.batch_size < (2 if options.flip else 1):
         raise LiftError(f"batch_size must hold at least one window and its flipped copy, got {options.batch_size}")
-    if options.precision != "fp32":
-        if options.precision not in _DTYPES:
-            raise LiftError(f"unknown precision {options.precision!r}: use fp32, fp16 or bf16")
-        if _model_device(model).type != "cuda":
-            raise LiftError(f"{options.precision} autocast needs a CUDA device; use fp32 on the CPU")
+    if options.precision not in ("fp32", *_DTYPES):
+        raise LiftError(f"unknown precision {options.precision!r}: use fp32, bf16 or fp16")
+    if options.precision == "fp16" and _model_device(model).type != "cuda":
+        raise LiftError("fp16 autocast needs a CUDA device; on the CPU use bf16 or fp32")
     if options.overlap is not None and not 0 <= options.overlap < model.num_frames:
         raise LiftError(f"overlap must be in 0..{model.num_frames - 1} frames, got {options.overlap}")
 
 
+@dataclass(frozen=True)
+class _Segment:
+    """A run of present frames of one track, and where it lies in the concatenated input."""
+
+    track: int
+    start: int  # first frame in the track
+    stop: int  # one past the last
+    at: int  # its first frame's row in the concatenation of every segment
+
+    @property
+    def length(self) -> int:
+        return self.stop - self.start
+
+
+def _present_runs(present: np.ndarray) -> list[tuple[int, int]]:
+    """Runs of True in a ``(T,)`` mask as ``(start, stop)`` half-open frame ranges."""
+    edges = np.diff(np.concatenate(([0], present.astype(np.int8), [0])))
+    return list(zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist()))
+
+
+class _Clips:
+    """Every present segment of every track, filled and normalised, in one ``(N, 17, 2)`` array."""
+
+    def __init__(self, tracks: Sequence[np.ndarray], width: int, height: int) -> None:
+        if width <= 0 or height <= 0:
+            raise LiftError(f"frame size must be positive, got {width}x{height}")
+        self.lengths: list[int] = []
+        self.filled: list[np.ndarray] = []
+        self.segments: list[_Segment] = []
+        parts: list[np.ndarray] = []
+        at = 0
+        for i, raw in enumerate(tracks):
+            track = np.asarray(raw, dtype=np.float32)
+            if track.ndim != 3 or track.shape[1:] != (NUM_JOINTS, 2):
+                raise LiftError(
+                    f"2D track {i} must have shape (T, {NUM_JOINTS}, 2) in Human3.6M order, got {track.shape}"
+                )
+            if track.shape[0] == 0:
+                raise LiftError(f"2D track {i} has no frames")
+            missing = ~np.isfinite(track).all(axis=-1)  # (T, J)
+            filled = np.zeros_like(missing)
+            for start, stop in _present_runs(~missing.all(axis=1)):
+                try:
+                    part, filled[start:stop] = fill_missing(track[start:stop])
+                except LiftError as e:
+                    raise LiftError(f"track {i}, frames {start}..{stop - 1}: {e}") from None
+                parts.append(normalize_screen(part, width, height))
+                self.segments.append(_Segment(i, start, stop, at))
+                at += stop - start
+            self.lengths.append(track.shape[0])
+            self.filled.append(filled)
+        self.poses = np.concatenate(parts) if parts else np.zeros((0, NUM_JOINTS, 2), np.float32)
+
+    def split(self, flat: np.ndarray, mode: str, window: int) -> list[Lift3DResult]:
+        """``(N, 17, 3)`` predictions of the concatenation -> one result per track."""
+        cameras = [np.full((n, NUM_JOINTS, 3), np.nan, np.float32) for n in self.lengths]
+        present = [np.zeros(n, bool) for n in self.lengths]
+        for s in self.segments:
+            cameras[s.track][s.start : s.stop] = flat[s.at : s.at + s.length]
+            present[s.track][s.start : s.stop] = True
+        return [Lift3DResult(c, f, p, mode, window) for c, f, p in zip(cameras, self.filled, present)]
+
+
 class _Runner:
-    """Runs batches of windows through a model with the flip test and autocast."""
+    """Runs batches of windows through a model with the flip test and autocast.
+
+    Windows are rows of ``index``: frame indices into ``poses``, the concatenation of every
+    segment; each window stays inside its own segment.
+    """
 
     def __init__(self, model: LifterModel, options: LiftOptions, poses: torch.Tensor) -> None:
         self.model, self.options, self.poses = model, options, poses
@@ -227,16 +292,15 @@ class _Runner:
             rows = torch.cat((rows, rows + span))
         return features[rows]
 
-    def centre(self, centres: torch.Tensor) -> torch.Tensor:
-        """``(n,)`` centre frames -> ``(n, 17, 3)`` predictions, root at 0."""
-        index = centre_window_indices(centres, self.model.num_frames, self.poses.shape[0])
+    def centre(self, index: torch.Tensor) -> torch.Tensor:
+        """``(n, F)`` window frame indices -> ``(n, 17, 3)`` centre-frame predictions, root at 0."""
         with self.autocast:
             batch = self._with_flip(self.poses[index])
             if isinstance(self.model, PoseFormerV2):
                 out = self.model.forward_centre(batch, spatial=self._shared_spatial(index))
             else:
                 out = self.model.forward_centre(batch)
-        return self._merge_flip(out, len(centres))
+        return self._merge_flip(out, index.shape[0])
 
     def all_frames(self, index: torch.Tensor) -> torch.Tensor:
         """``(n, F)`` window frame indices -> ``(n, F, 17, 3)`` seq2seq predictions, root at 0."""
@@ -246,105 +310,103 @@ class _Runner:
 
 
 @torch.inference_mode()
-def lift_track(
-    track: np.ndarray,
+def lift_tracks(
+    tracks: Sequence[np.ndarray],
     width: int,
     height: int,
     model: LifterModel,
     options: LiftOptions | None = None,
-) -> Lift3DResult:
-    """Lift one person's 2D track to camera-space 3D, one output per input frame.
+) -> list[Lift3DResult]:
+    """Lift people's 2D tracks to camera-space 3D, one output row per input frame.
+
+    Each track is split at its absences (frames with no finite joint) into segments that
+    are lifted as separate clips; joints missing inside a present frame are interpolated
+    in time within their segment and flagged (see the module docstring). The windows of
+    every segment of every track go through the model together, in batches of
+    :func:`windows_per_batch`; the numbers are those of lifting each segment on its own.
 
     Args:
-        track: ``(T, 17, 2)`` pixels in Human3.6M joint order; NaN marks missing joints,
-            which are interpolated in time first (see :func:`fill_missing`) and flagged.
+        tracks: ``(T_i, 17, 2)`` pixels per person in Human3.6M joint order (lengths may
+            differ); NaN marks missing joints, an all-NaN frame an absence.
         width, height: frame size in pixels (the normalisation depends on it).
         model: a lifter from :func:`lifter.checkpoints.load_lifter` (on any device).
-        options: protocol and batching, see :class:`LiftOptions`.
+        options: protocol, batching and precision, see :class:`LiftOptions`.
 
     Returns:
-        A :class:`Lift3DResult` whose ``camera`` is ``(T, 17, 3)``.
+        One :class:`Lift3DResult` per track, in order; ``camera`` is NaN in absent frames.
+
+    Raises:
+        LiftError: a track of the wrong shape or with no frames, a joint never observed
+            in one of the segments, or options the model cannot run with.
     """
     options = options or LiftOptions()
-    track = np.asarray(track)
-    _check_inputs(track, width, height, model, options)
-    filled_track, filled = fill_missing(track)
+    _check_options(model, options)
+    clips = _Clips(tracks, width, height)
     device = _model_device(model)
-    poses = torch.from_numpy(normalize_screen(filled_track, width, height)).to(device)
-    runner = _Runner(model, options, poses)
-    length, frames = poses.shape[0], model.num_frames
+    runner = _Runner(model, options, torch.from_numpy(clips.poses).to(device))
+    # Each frame's segment bounds in the concatenation: windows are edge-padded at them.
+    bounds = torch.zeros(len(clips.poses), 2, dtype=torch.long)
+    for s in clips.segments:
+        bounds[s.at : s.at + s.length] = torch.tensor([s.at, s.at + s.length - 1])
+    bounds = bounds.to(device)
+    frames = model.num_frames
     per_batch = windows_per_batch(options, model)
-    bar = tqdm(total=length, unit="frame", desc="lifting", disable=not options.progress, leave=False)
-    try:
+    with tqdm(total=len(clips.poses), unit="frame", desc="lifting", disable=not options.progress, leave=False) as bar:
         if options.mode == "centre":
-            out = torch.empty(length, NUM_JOINTS, 3, device=device)
-            for first in range(0, length, per_batch):
-                centres = torch.arange(first, min(first + per_batch, length), device=device)
-                out[centres] = runner.centre(centres)
-                bar.update(len(centres))
-            camera = out.cpu().numpy()
+            flat = _lift_centre(runner, bounds, frames, per_batch, bar)
         else:
-            camera = _lift_seq2seq(runner, frames, per_batch, options, bar)
-    finally:
-        bar.close()
-    return Lift3DResult(camera=camera.astype(np.float32), filled=filled, mode=options.mode, window=frames)
+            flat = _lift_seq2seq(runner, clips.segments, bounds, frames, per_batch, options, bar)
+    return clips.split(flat, options.mode, frames)
 
 
-def _lift_seq2seq(runner: _Runner, frames: int, per_batch: int, options: LiftOptions, bar: tqdm) -> np.ndarray:
+def _lift_centre(runner: _Runner, bounds: torch.Tensor, frames: int, per_batch: int, bar: tqdm) -> np.ndarray:
+    """Every frame of the concatenation as the centre of a window edge-padded at its segment's ends."""
+    length, device = runner.poses.shape[0], runner.poses.device
+    pad = (frames - 1) // 2
+    offsets = torch.arange(-pad, frames - pad, device=device)
+    out = torch.empty(length, NUM_JOINTS, 3, device=device)
+    for first in range(0, length, per_batch):
+        centres = torch.arange(first, min(first + per_batch, length), device=device)
+        lo, hi = bounds[centres, :1], bounds[centres, 1:]
+        index = torch.minimum(torch.maximum(centres[:, None] + offsets[None, :], lo), hi)  # (n, F)
+        out[centres] = runner.centre(index)
+        bar.update(len(centres))
+    return out.cpu().numpy()
+
+
+def _lift_seq2seq(
+    runner: _Runner,
+    segments: list[_Segment],
+    bounds: torch.Tensor,
+    frames: int,
+    per_batch: int,
+    options: LiftOptions,
+    bar: tqdm,
+) -> np.ndarray:
+    """Windows tiling every segment, blended where they overlap."""
     poses = runner.poses
-    length = poses.shape[0]
+    length, device = poses.shape[0], poses.device
     overlap = options.overlap if options.overlap is not None else frames // 3
-    windows = seq2seq_windows(length, frames, overlap)
-    weights = torch.from_numpy(_tent(frames)).to(poses.device)
-    total = torch.zeros(length, NUM_JOINTS, 3, device=poses.device)
-    weight_sum = torch.zeros(length, device=poses.device)
-    positions = torch.arange(frames, device=poses.device)
+    # The unclamped first row of every window in the concatenation (before a short clip's padding).
+    windows = [(s, start - offset) for s in segments for start, offset in seq2seq_windows(s.length, frames, overlap)]
+    firsts = [s.at + start for s, start in windows]
+    anchors = [s.at for s, _ in windows]
+    weights = torch.from_numpy(_tent(frames)).to(device)
+    total = torch.zeros(length, NUM_JOINTS, 3, device=device)
+    weight_sum = torch.zeros(length, device=device)
+    positions = torch.arange(frames, device=device)
     done = 0
-    for first in range(0, len(windows), per_batch):
-        chunk = windows[first : first + per_batch]
-        starts = torch.tensor([s - o for s, o in chunk], device=poses.device)
-        index = (starts[:, None] + positions[None, :]).clamp_(0, length - 1)  # (n, F)
+    for first in range(0, len(firsts), per_batch):
+        rows = torch.tensor(firsts[first : first + per_batch], device=device)[:, None] + positions[None, :]  # (n, F)
+        lo, hi = bounds[torch.tensor(anchors[first : first + per_batch], device=device)].unbind(1)
+        index = torch.minimum(torch.maximum(rows, lo[:, None]), hi[:, None])
         pred = runner.all_frames(index)  # (n, F, 17, 3)
         # A position counts only if it holds its own frame, not an edge-padding copy.
-        real = (starts[:, None] + positions[None, :] >= 0) & (starts[:, None] + positions[None, :] < length)
-        w = (weights[None, :] * real).flatten()
+        w = (weights[None, :] * (rows == index)).flatten()
         total.index_add_(0, index.flatten(), pred.flatten(0, 1) * w[:, None, None])
         weight_sum.index_add_(0, index.flatten(), w)
-        covered = min(length, int(chunk[-1][0]) + frames)
+        last, start = windows[min(first + per_batch, len(windows)) - 1]
+        covered = last.at + min(last.length, start + frames)
         bar.update(max(0, covered - done))
         done = max(done, covered)
     return (total / weight_sum[:, None, None]).cpu().numpy()
-
-
-def quaternion_rotate(q: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """Rotate vectors ``(..., 3)`` by the unit quaternion ``q = (w, x, y, z)``."""
-    q = np.asarray(q, dtype=np.float64)
-    v = np.asarray(v, dtype=np.float64)
-    qvec = np.broadcast_to(q[1:], v.shape)
-    uv = np.cross(qvec, v)
-    uuv = np.cross(qvec, uv)
-    return v + 2 * (q[0] * uv + uuv)
-
-
-def camera_to_world(
-    camera: np.ndarray, rotation: np.ndarray = SEED_CAMERA_ROTATION, translation: float | np.ndarray = 0.0
-) -> np.ndarray:
-    """Camera-space ``(..., 3)`` -> world space (z up for the seeds' camera), float32."""
-    return (quaternion_rotate(rotation, camera) + translation).astype(np.float32)
-
-
-def world_for_display(camera: np.ndarray, rotation: np.ndarray = SEED_CAMERA_ROTATION) -> np.ndarray:
-    """The seeds' display pose: ``(T, 17, 3)`` camera space -> world space with each
-    frame's lowest joint on the floor (z = 0)."""
-    world = camera_to_world(camera, rotation)
-    world[..., 2] -= world[..., 2].min(axis=-1, keepdims=True)
-    return world
-
-
-def windows_per_batch(options: LiftOptions, model: LifterModel) -> int:
-    """Windows per forward pass: the batch size (see :class:`LiftOptions`) less the flipped copies."""
-    size = options.batch_size
-    if size is None:
-        cuda = _model_device(model).type == "cuda"
-        size = 256 if cuda else min(64, max(2, CPU_TOKENS_PER_BATCH // model.tokens_per_window))
-    return max(1, size // (2 if options.flip else 1))

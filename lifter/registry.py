@@ -17,7 +17,7 @@ from typing import Any, TypeVar, Union
 
 from torch import nn
 
-from .errors import CheckpointError
+from core.errors import CheckpointError
 from .poseformerv2 import PoseFormerV2, PoseFormerV2Config
 from .stcformer import STCFormer, STCFormerConfig
 

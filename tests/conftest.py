@@ -16,22 +16,29 @@ FIXTURES = SHARED / "fixtures"
 MEDIA = SHARED / "media"
 
 os.environ.setdefault("YOLO_OFFLINE", "1")  # ultralytics must not probe the network in tests
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def _shared_file(folder: Path, name: str, what: str) -> Path:
+    """A file of ../shared. Missing: outside CI the test skips with the reason; under CI
+    (``CI=true``) it fails, so a CI run without the fixtures cannot pass by skipping."""
+    path = folder / name
+    if not path.exists():
+        message = f"{what} {name} not found in {folder} (set POSE3D_SHARED to the shared folder)"
+        if IN_CI:
+            pytest.fail(f"CI=true but {message}", pytrace=False)
+        pytest.skip(message)
+    return path
 
 
 def fixture_path(name: str) -> Path:
-    """Path of a reference fixture; skips the test with a clear reason where it is absent."""
-    path = FIXTURES / name
-    if not path.exists():
-        pytest.skip(f"reference fixture {name} not found in {FIXTURES} (set POSE3D_SHARED to the shared folder)")
-    return path
+    """Path of a reference fixture (see :func:`_shared_file`)."""
+    return _shared_file(FIXTURES, name, "reference fixture")
 
 
 def media_path(name: str) -> Path:
-    """Path of a shared media file (e.g. vtest_15s.mp4); skips the test where it is absent."""
-    path = MEDIA / name
-    if not path.exists():
-        pytest.skip(f"shared media {name} not found in {MEDIA} (set POSE3D_SHARED to the shared folder)")
-    return path
+    """Path of a shared media file such as vtest_15s.mp4 (see :func:`_shared_file`)."""
+    return _shared_file(MEDIA, name, "shared media")
 
 
 @pytest.fixture(autouse=True)

@@ -14,7 +14,8 @@ import pytest
 import torch
 from PIL import Image
 
-import demo.app
+import demo.download
+import demo.pipeline
 import demo.weights
 from demo.cli import main
 from demo.detect import PersonDetector
@@ -117,7 +118,7 @@ def test_second_run_reuses_2d_and_a_third_is_skipped(vtest_run: Path, confident_
     assert json.loads((vtest_run / "pose3d.json").read_text())["lifter"]["mode"] == "seq2seq"
     capsys.readouterr()
     assert main(args) == 0
-    assert "already done with these settings" in capsys.readouterr().out
+    assert "already done with this video, weights and settings" in capsys.readouterr().out
 
 
 def test_folder_mode_reports_and_goes_on(short_clips: Path, confident_yolo: Path, tmp_path: Path, monkeypatch, capsys) -> None:
@@ -128,8 +129,8 @@ def test_folder_mode_reports_and_goes_on(short_clips: Path, confident_yolo: Path
     (folder / "broken.mp4").write_text("this is not a video\n")
     (folder / "notes.txt").write_text("not a video either, and ignored\n")
     loads = []
-    original = demo.app.load_lifter
-    monkeypatch.setattr(demo.app, "load_lifter", lambda *a, **k: loads.append(a) or original(*a, **k))
+    original = demo.pipeline.load_lifter
+    monkeypatch.setattr(demo.pipeline, "load_lifter", lambda *a, **k: loads.append(a) or original(*a, **k))
     out = tmp_path / "out"
     assert main(["--folder", str(folder), *model_args(confident_yolo, out)]) == 1
     table = capsys.readouterr().out
@@ -258,6 +259,7 @@ def test_download_command_against_a_local_server(server, monkeypatch, capsys) ->
     gone = _served_entry("gone-model", server.base + "/missing.pth")
     entries = {e.name: e for e in (good, wrong_hash, cut, gone)}
     monkeypatch.setattr(demo.weights, "all_entries", lambda: entries)
+    monkeypatch.setattr(demo.download, "RETRY_WAIT_S", 0.0)
 
     assert main(["download", "-q", "good-model"]) == 0
     assert good.path.read_bytes() == body and f"ok  {good.path}" in capsys.readouterr().out
@@ -272,8 +274,8 @@ def test_download_command_against_a_local_server(server, monkeypatch, capsys) ->
 def test_first_use_downloads_what_is_missing(short_clips: Path, tmp_path: Path, monkeypatch) -> None:
     fetched = []
     monkeypatch.setattr(demo.weights, "fetch", lambda entry, progress=True: fetched.append(entry.name) or entry.path)
-    monkeypatch.setattr(demo.app, "Pose2DEstimator", lambda *a, **k: None)  # stop after the downloads
-    demo.app.Pipeline(demo.app.AppConfig(device="cpu", progress=False))
+    monkeypatch.setattr(demo.pipeline, "Pose2DStage", lambda *a, **k: None)  # stop after the downloads
+    demo.pipeline.Pipeline(demo.pipeline.PipelineOptions(device="cpu", progress=False))
     assert fetched == ["stcformer-27", "hrnet-w48-384x288", "yolo26l.pt"]
 
 

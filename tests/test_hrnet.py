@@ -13,7 +13,7 @@ import torch
 
 from demo.hrnet import HRNET_VARIANTS, HRNet, HRNetConfig, hrnet_state_dict, infer_hrnet_config, load_hrnet
 from lifter.checkpoints import read_checkpoint
-from lifter.errors import CheckpointError
+from core.errors import CheckpointError
 
 from .conftest import fixture_path
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from lifter.checkpoints import inspect_checkpoint, load_lifter, read_checkpoint
-from lifter.errors import CheckpointError
+from core.errors import CheckpointError
 from lifter.poseformerv2 import PoseFormerV2
 from lifter.registry import checkpoints_dir, create_lifter, get_entry
 from lifter.stcformer import STCFormer

@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 import torch
 
+from core.runtime import configure_runtime
 from demo.detect import DetectorConfig
-from demo.pose2d import RESULT_JSON, RESULT_NPZ, SEEDS_KEYPOINTS, Pose2DConfig, Pose2DEstimator, Pose2DResult, estimate_2d
+from demo.pose2d import RESULT_JSON, RESULT_NPZ, SEEDS_KEYPOINTS, Pose2DConfig, Pose2DResult, Pose2DStage, estimate_2d
 from demo.skeleton import coco_to_h36m
 from demo.topdown import TopDownEstimator
 from demo.track import FrameState, TrackerConfig
@@ -37,9 +38,7 @@ def test_config(random_yolo: Path, pose_model: str = "hrnet_ref.pth", **tracker:
     """Fixture-size models; thresholds at 0 because random detectors are never confident."""
     return Pose2DConfig(
         detector=DetectorConfig(model=str(random_yolo), conf=0.0, max_det=3, imgsz=128),
-        tracker=TrackerConfig(
-            track_high_thresh=0.0, track_low_thresh=0.0, new_track_thresh=0.0, fuse_score=False, min_frames=5, **tracker
-        ),
+        tracker=TrackerConfig(track_activation_threshold=0.0, high_conf_det_threshold=0.0, min_frames=5, **tracker),
         pose_model=str(fixture_path(pose_model)),
         pose_input_size=(96, 128),
     )
@@ -157,7 +156,7 @@ def test_bad_videos(random_yolo: Path, tmp_path: Path, case: str) -> None:
 
 
 def test_estimator_keeps_models_between_videos(random_yolo: Path) -> None:
-    est = Pose2DEstimator(test_config(random_yolo, max_people=1))
+    est = Pose2DStage(test_config(random_yolo, max_people=1), configure_runtime("cpu"))
     est.run(media_path("vtest_15s.mp4"), progress=False)
     detector, topdown = est._detector, est._topdown
     est.run(media_path("vtest_15s.mp4"), progress=False)

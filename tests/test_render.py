@@ -1,7 +1,6 @@
-"""The side-by-side renderer: sizes, colours, the 3D view's projection, robustness, speed."""
+"""The side-by-side renderer: sizes, colours, the 3D view's projection, robustness, faded
+low-score joints and interpolated poses (speed: bench/bench_render.py)."""
 from __future__ import annotations
-
-import time
 
 import numpy as np
 import pytest
@@ -16,7 +15,7 @@ from demo.render import (
     SkeletonRenderer,
     person_colours,
 )
-from demo.skeleton import COCO_BONES, H36M_BONE_SIDES, H36M_BONES, Side
+from core.joints import COCO_BONES, H36M_BONE_SIDES, H36M_BONES, Side
 
 #: A standing Human3.6M skeleton, (17, 3) metres, z up, facing +y (its right is +x),
 #: arms held away from the body so no bone hides another in either panel.
@@ -133,7 +132,7 @@ def test_left_right_and_people_get_different_colours() -> None:
     assert person_colours(3, config) == person_colours(3 + len(config.palette), config)
 
 
-def test_missing_low_score_and_outside_joints_are_skipped_without_crashing() -> None:
+def test_missing_and_outside_joints_are_skipped_without_crashing() -> None:
     renderer = SkeletonRenderer()
     frame = background()
     reference = person(1, 640)
@@ -148,10 +147,6 @@ def test_missing_low_score_and_outside_joints_are_skipped_without_crashing() -> 
     assert pixel_at(out, at_2d) == pixel_at(frame, at_2d)
     assert pixel_at(out, at_3d) == pixel_at(empty, at_3d)
 
-    low = person(1, 640, scores=np.where(np.arange(17) == 5, 0.1, 0.9))
-    out = renderer.render(frame, [low])
-    assert pixel_at(out, bone_midpoint_2d(low, LEFT_THIGH)) == pixel_at(frame, bone_midpoint_2d(low, LEFT_THIGH))
-
     wild_2d = front_view(STANDING, 640)
     wild_2d[:4] = [[-300.0, 100.0], [1e12, -1e12], [np.inf, 5.0], [5000.0, 5000.0]]
     wild_3d = STANDING.copy()
@@ -159,7 +154,7 @@ def test_missing_low_score_and_outside_joints_are_skipped_without_crashing() -> 
     wild_3d[16] = [20.0, 60.0, 5.0]  # far toward the eye, behind it
     wild_3d[13] = [1e9, -1e9, 1e9]
     crowd = [
-        PersonPose(5, wild_2d, wild_3d, scores=np.ones(17, dtype=bool)),
+        PersonPose(5, wild_2d, wild_3d, scores_2d=np.arange(17) % 2 == 0, filled=True),
         PersonPose(6, None, np.full((17, 3), np.nan)),
         PersonPose(7, front_view(STANDING, -2000), None),  # entirely left of the frame
         PersonPose(8, front_view(STANDING, 100)[[0] * 17], STANDING, skeleton_2d=Skeleton2D.COCO),
@@ -277,14 +272,174 @@ def test_person_pose_rejects_wrong_shapes() -> None:
         SkeletonRenderer().render(np.zeros((10, 10, 3), np.float32), [])
 
 
-def test_render_speed_smoke() -> None:
+# ---- confidence and interpolated poses ----------------------------------------------------
+
+GREY = (100, 100, 100)
+HEAD, NECK, THORAX, PELVIS_J, LEFT_ELBOW, LEFT_WRIST = 10, 9, 8, 0, 12, 13
+HEAD_BONE, NECK_BONE = H36M_BONES.index((9, 10)), H36M_BONES.index((8, 9))
+RIGHT_SHIN, LEFT_SHIN = H36M_BONES.index((2, 3)), H36M_BONES.index((5, 6))
+
+
+def grey_frame() -> np.ndarray:
+    return np.full((720, 1280, 3), GREY, dtype=np.uint8)
+
+
+def assert_colour(actual: tuple[int, ...], expected: tuple[float, float, float], tol: float = 1.0) -> None:
+    assert np.abs(np.subtract(actual, expected)).max() <= tol, f"{actual} != {expected}"
+
+
+def test_low_score_joint_is_faded_in_both_panels() -> None:
+    # Track 0 is azure (255, 170, 0) BGR; its left limbs are tinted 55 % toward white:
+    # (255, 170 + 0.55 * 85, 0 + 0.55 * 255) = (255, 216.75, 140.25) -> (255, 217, 140).
+    azure, azure_tint = (255, 170, 0), (255, 217, 140)
+    # Faded = 35 % of the colour over the background:
+    #   over the grey frame: 0.35 * (255, 170, 0) + 0.65 * 100 = (154.25, 124.5, 65)
+    #   tint over grey:      0.35 * (255, 217, 140) + 65 = (154.25, 140.95, 114)
+    #   over the 3D panel:   0.35 * (255, 170, 0) + 0.65 * 30 = (108.75, 79, 19.5)
+    faded_2d, faded_tint_2d, faded_3d = (154.25, 124.5, 65.0), (154.25, 140.95, 114.0), (108.75, 79.0, 19.5)
+    scores = np.full(17, 0.9)
+    scores[HEAD] = 0.1  # below the default min_score 0.3
+    scores[LEFT_WRIST] = np.nan  # unknown counts as low
+    low = person(0, 640, scores_2d=scores)
     renderer = SkeletonRenderer()
+    out = renderer.render(grey_frame(), [low])
+
+    # front_view: 330 px for 1.7 m, feet at y = 650, x = 640 - 194.1 * X.
+    # Head top (0, 0.02, 1.66) -> (640, 650 - 194.12 * 1.66) = (640, 327.8); its dot is faded.
+    head = (640, 328)
+    assert np.allclose(low.keypoints_2d[HEAD], (640.0, 327.8), atol=0.05)
+    assert_colour(pixel_at(out, np.array(head, float)), faded_2d)
+    # The neck -> head bone touches it: faded too; mid at (640, (354.9 + 327.8) / 2 = 341.3).
+    assert_colour(pixel_at(out, np.array([640.0, 341.3])), faded_2d)
+    # Thorax -> neck (y 374.3 .. 354.9) and the pelvis dot (y 465.6) stay at full colour.
+    assert pixel_at(out, np.array([640.0, 364.6])) == azure
+    assert pixel_at(out, np.array([640.0, 465.6])) == azure
+    # Left wrist (-0.55, 0.04, 1.05) -> (746.8, 446.2), NaN score: a faded tint dot; the left
+    # elbow (-0.40, 0, 1.20) -> (717.6, 417.1) stays solid.
+    assert_colour(pixel_at(out, np.array([746.8, 446.2])), faded_tint_2d)
+    assert pixel_at(out, np.array([717.6, 417.1])) == azure_tint
+    # Between full colour and background in every channel.
+    got = pixel_at(out, np.array(head, float))
+    assert all(min(c, g) < v < max(c, g) for v, c, g in zip(got, azure, GREY) if c != g)
+
+    # 3D: the bone to the head inherits the 2D head's low score; the next bone down does not.
+    joints = renderer.layout_3d([low], 720, 1280)[0]
+    assert_colour(pixel_at(out, bone_midpoint_3d(joints, HEAD_BONE)), faded_3d)
+    assert pixel_at(out, bone_midpoint_3d(joints, NECK_BONE)) == azure
+    assert pixel_at(out, bone_midpoint_3d(joints, SPINE)) == azure
+
+
+def test_coco_scores_fade_the_matching_3d_joint() -> None:
+    from_h36m = [9, 10, 10, 10, 10, 11, 14, 12, 15, 13, 16, 4, 1, 5, 2, 6, 3]
+    xy = front_view(STANDING, 640)[from_h36m]
+    scores = np.full(17, 0.95)
+    scores[13] = 0.05  # COCO left knee = Human3.6M left knee (5)
+    pose = PersonPose(0, xy, STANDING.copy(), scores_2d=scores, skeleton_2d="coco")
+    renderer = SkeletonRenderer()
+    out = renderer.render(grey_frame(), [pose])
+    joints = renderer.layout_3d([pose], 720, 1280)[0]
+    # Left tint (255, 217, 140) at 35 % over the panel's (30, 30, 30): (108.75, 95.45, 68.5).
+    for bone in (LEFT_THIGH, LEFT_SHIN):
+        assert_colour(pixel_at(out, bone_midpoint_3d(joints, bone)), (108.75, 95.45, 68.5))
+    # Right shade: 0.55 * (255, 170, 0) = (140.25, 93.5, 0), solid.
+    assert_colour(pixel_at(out, bone_midpoint_3d(joints, RIGHT_THIGH)), (140.25, 93.5, 0.0), tol=0.5)
+
+
+def test_confident_scores_draw_the_same_picture_as_no_scores() -> None:
+    renderer = SkeletonRenderer()
+    plain = renderer.render(background(), [person(3, 500), person(4, 900)])
+    scored = renderer.render(background(), [person(3, 500, scores_2d=np.full(17, 0.3)),
+                                            person(4, 900, scores_2d=np.ones(17, dtype=bool))])
+    np.testing.assert_array_equal(scored, plain)
+
+
+def samples_along(a: np.ndarray, b: np.ndarray, count: int = 80) -> np.ndarray:
+    """``(count, 2)`` points on the middle 70 % of the segment a -> b."""
+    t = np.linspace(0.15, 0.85, count)[:, None]
+    return a + t * (b - a)
+
+
+def test_filled_frame_is_drawn_differently_from_the_same_pose_detected() -> None:
+    renderer = SkeletonRenderer()
+    detected, filled = person(0, 640), person(0, 640, filled=True)
+    shown = renderer.render(grey_frame(), [detected])
+    interpolated = renderer.render(grey_frame(), [filled])
+    assert (shown[:, :1280] != interpolated[:, :1280]).any(axis=2).sum() > 200
+    assert (shown[:, 1280:] != interpolated[:, 1280:]).any(axis=2).sum() > 200
+
+    # Right shade of azure: 0.55 * (255, 170, 0) -> (140, 94, 0).
+    shade = (140, 94, 0)
+    # 2D right shin (2 -> 3), 84 px long: solid when detected, dashed (the grey frame
+    # shows between dashes) when filled.
+    a, b = detected.keypoints_2d[2], detected.keypoints_2d[3]
+    solid = [pixel_at(shown, p) for p in samples_along(a, b)]
+    dashed = [pixel_at(interpolated, p) for p in samples_along(a, b)]
+    assert set(solid) == {shade}
+    assert dashed.count(shade) >= 20 and dashed.count(GREY) >= 10
+    # Hollow joints: the right knee (0.14, 0.01, 0.50) -> (612.8, 552.9) is a solid dot of
+    # its colour when detected, a ring open on the frame when filled.
+    assert pixel_at(shown, np.array([612.8, 552.9])) == shade
+    assert pixel_at(interpolated, np.array([612.8, 552.9])) == GREY
+
+    # 3D: the same shin dashed over the panel (the panel or its grid shows between dashes).
+    joints = renderer.layout_3d([filled], 720, 1280)[0]
+    solid = [pixel_at(shown, p) for p in samples_along(joints[2], joints[3])]
+    dashed = [pixel_at(interpolated, p) for p in samples_along(joints[2], joints[3])]
+    assert set(solid) == {shade}
+    assert dashed.count(shade) >= 15 and len([p for p in dashed if max(p) - min(p) <= 2]) >= 15
+
+    # The "interp." tag beside the id label: a dark (40, 40, 40) box that the grey frame lacks.
+    # The id label sits above the head top (y 327.8), centred on x = 640 with the tag.
+    tag = (interpolated[:328, :1280] == (40, 40, 40)).all(axis=2)
+    assert tag.sum() > 100 and not (shown[:328, :1280] == (40, 40, 40)).all(axis=2).any()
+    # The id box: columns filled with azure (the tag has only an azure outline); the tag is
+    # to its right.
+    id_columns = np.flatnonzero((interpolated[:320, :1280] == (255, 170, 0)).all(axis=2).sum(axis=0) > 5)
+    tag_columns = np.nonzero(tag)[1]
+    assert len(id_columns) > 5 and id_columns.min() < tag_columns.min() and id_columns.mean() < tag_columns.mean()
+    assert SkeletonRenderer(RenderConfig(filled_tag="")).render(grey_frame(), [filled])[:, :1280].tolist() != \
+        interpolated[:, :1280].tolist()
+
+
+def test_dashes_split_segments_from_start_to_end() -> None:
+    from demo.render.draw import dashes
+
+    # 100 px with 10 px dashes and 5 px gaps: dashes start every 15 px, 7 of them, the last
+    # one [90, 100]; 20 px: [0, 10] and [15, 20] (the last dash reaches the end).
+    starts, ends, owner = dashes(np.array([[0.0, 0.0], [0.0, 50.0], [np.nan, 0.0]]),
+                                 np.array([[100.0, 0.0], [0.0, 70.0], [5.0, 5.0]]), 10.0, 5.0)
+    assert owner.tolist() == [0] * 7 + [1] * 2
+    np.testing.assert_allclose(starts[:7, 0], [0, 15, 30, 45, 60, 75, 90])
+    np.testing.assert_allclose(ends[:7, 0], [10, 25, 40, 55, 70, 85, 100])
+    np.testing.assert_allclose(starts[7:], [[0, 50], [0, 65]])
+    np.testing.assert_allclose(ends[7:], [[0, 60], [0, 70]])
+
+
+def test_annotator_and_panel_draw_the_two_halves() -> None:
+    from demo.render import Annotator2D, Panel3D
+
+    people = [person(1, 300), person(2, 700, filled=True), person(9, 1000, scores_2d=np.linspace(0, 1, 17))]
     frame = background()
-    people = [person(1, 320), person(2, 640), person(3, 960)]
-    renderer.render(frame, people)
-    count = 30
-    start = time.perf_counter()
-    for _ in range(count):
-        renderer.render(frame, people)
-    fps = count / (time.perf_counter() - start)
-    assert fps >= 15, f"{fps:.1f} frames/s for 1280x720 with 3 people"
+    before = frame.copy()
+    out = SkeletonRenderer().render(frame, people)
+    left = Annotator2D().annotate(frame, people)
+    np.testing.assert_array_equal(frame, before)  # a copy unless told to draw in place
+    np.testing.assert_array_equal(left, out[:, :1280])
+    np.testing.assert_array_equal(Panel3D().render(people, 720, 960), out[:, 1280:])
+
+
+def test_scores_and_filled_are_validated() -> None:
+    with pytest.raises(ValueError, match=r"scores_2d must have shape \(17,\), got \(17, 1\)"):
+        PersonPose(1, np.zeros((17, 2)), scores_2d=np.zeros((17, 1)))
+    with pytest.raises(ValueError, match=r"scores_2d must have shape \(17,\), got \(16,\)"):
+        PersonPose(1, np.zeros((17, 2)), scores_2d=np.zeros(16))
+    with pytest.raises(ValueError, match="scores_2d must be a numeric array"):
+        PersonPose(1, np.zeros((17, 2)), scores_2d=["high"] * 17)
+    with pytest.raises(TypeError, match="filled must be a bool"):
+        PersonPose(1, np.zeros((17, 2)), filled="yes")
+    with pytest.raises(TypeError, match="filled must be a bool"):
+        PersonPose(1, np.zeros((17, 2)), filled=np.ones(17, dtype=bool))
+    pose = PersonPose(1, np.zeros((17, 2)), scores_2d=[np.nan] * 17, filled=np.bool_(True))
+    assert pose.filled is True and pose.scores_2d.shape == (17,) and np.isnan(pose.scores_2d).all()
+    with pytest.raises(ValueError, match="faded_opacity"):
+        RenderConfig(faded_opacity=1.5)

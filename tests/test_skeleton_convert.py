@@ -4,8 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from demo.skeleton import COCO_JOINTS, H36M_JOINTS, coco_to_h36m
-from lifter.errors import UserError
+from core.joints import COCO_JOINTS, H36M_JOINTS
+from demo.skeleton import coco_to_h36m
+from core.errors import UserError
 
 from .conftest import fixture_path
 

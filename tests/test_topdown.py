@@ -19,7 +19,7 @@ from demo.topdown import (
     crop_transform,
     decode_heatmaps,
 )
-from lifter.errors import UserError
+from core.errors import UserError
 
 from .conftest import fixture_path, media_path
 
@@ -214,7 +214,7 @@ def test_estimator_errors(frames: list[np.ndarray], small_model: tuple[HRNet, HR
     with pytest.raises(UserError, match=r"frame 0 must be an \(H, W, 3\) uint8 image"):
         estimator.estimate_frame(frames[0].astype(np.float32), BOXES)
     with pytest.raises(UserError, match="fp16 autocast needs a CUDA device"):
-        TopDownEstimator(model, config, "cpu", fp16=True)
+        TopDownEstimator(model, config, "cpu", precision="fp16")
     with pytest.raises(UserError, match="batch_size must be at least 1"):
         TopDownEstimator(model, config, batch_size=0)
 

@@ -12,7 +12,8 @@ import imageio_ffmpeg
 import numpy as np
 import pytest
 
-from demo.video import H264Writer, VideoError, VideoInfo, file_fingerprint, read_frames
+from core.files import sha256_of
+from demo.video import H264Writer, VideoError, VideoInfo, read_frames
 
 from .conftest import media_path
 
@@ -117,4 +118,4 @@ def test_truncated_tail_decodes_what_is_there(tmp_path: Path) -> None:
 def test_fingerprint_is_the_content_sha256(tmp_path: Path) -> None:
     p = tmp_path / "x.bin"
     p.write_bytes(b"abc" * 1000)
-    assert file_fingerprint(p, chunk=7) == hashlib.sha256(b"abc" * 1000).hexdigest()
+    assert sha256_of(p, chunk=7) == hashlib.sha256(b"abc" * 1000).hexdigest()

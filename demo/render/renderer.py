@@ -1,0 +1,106 @@
+""":class:`SkeletonRenderer`: the side-by-side output frame, composed of the 2D annotator
+(left) and the 3D panel (right)."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .annotate_2d import Annotator2D
+from .panel_3d import Panel3D, SeedView
+from .pose import PersonPose
+from .style import Palette, PersonColours, RenderConfig
+
+
+@dataclass(frozen=True)
+class FrameLayout:
+    """Sizes of the output frame for one input size: the input at columns ``[0, width)``,
+    the 3D panel at ``[width, out_width)``; ``out_height`` is ``height`` rounded up to even."""
+
+    height: int
+    width: int
+    panel_width: int
+    out_height: int
+    out_width: int
+
+
+class SkeletonRenderer:
+    """Draws side-by-side frames; style fixed at construction, stateless between frames.
+
+    Composes a :class:`Palette` (colours by track id, shared by both panels), an
+    :class:`Annotator2D` (left panel) and a :class:`Panel3D` (right panel). Layouts,
+    fitted views and grid backgrounds are cached per input size and slot count.
+    """
+
+    def __init__(self, config: RenderConfig | None = None) -> None:
+        self.config = config or RenderConfig()
+        self.palette = Palette(self.config)
+        self.annotator = Annotator2D(self.config, self.palette)
+        self.panel = Panel3D(self.config, self.palette)
+        self._layouts: dict[tuple[int, int], FrameLayout] = {}
+
+    @property
+    def view(self) -> SeedView:
+        """The 3D panel's projection."""
+        return self.panel.view
+
+    def colours(self, track_id: int) -> PersonColours:
+        """The colours the renderer uses for ``track_id``."""
+        return self.palette.colours(track_id)
+
+    def layout(self, height: int, width: int) -> FrameLayout:
+        """The output layout for a ``height`` x ``width`` input."""
+        key = (height, width)
+        if key not in self._layouts:
+            c = self.config
+            panel = c.panel_width if c.panel_width is not None else max(16, round(height * 4 / 3))
+            panel += (width + panel) % 2  # H.264 in yuv420p needs an even width
+            self._layouts[key] = FrameLayout(height, width, panel, height + height % 2, width + panel)
+        return self._layouts[key]
+
+    def output_size(self, height: int, width: int) -> tuple[int, int]:
+        """``(height, width)`` of the frames rendered for a ``height`` x ``width`` input; both even."""
+        layout = self.layout(height, width)
+        return layout.out_height, layout.out_width
+
+    def layout_3d(self, people: Sequence[PersonPose], height: int, width: int) -> list[np.ndarray | None]:
+        """Where each person's 3D joints land in the output frame: ``(17, 2)`` pixels
+        (x, y), NaN for missing joints, None for people without 3D keypoints; aligned with
+        ``people``."""
+        layout = self.layout(height, width)
+        _, placed = self.panel.place(people, height, layout.panel_width)
+        out: list[np.ndarray | None] = [None] * len(people)
+        for p in placed:
+            shifted = p.pixels.copy()
+            shifted[:, 0] += width
+            out[p.index] = shifted
+        return out
+
+    def render(self, frame: np.ndarray, people: Sequence[PersonPose]) -> np.ndarray:
+        """One output frame.
+
+        Args:
+            frame: ``(H, W, 3)`` uint8 BGR input frame (not modified).
+            people: the people visible in this frame, any number, in any order.
+
+        Returns:
+            ``(H', W + panel_width, 3)`` uint8 BGR with H' = H rounded up to even; the
+            input with 2D skeletons at columns ``[0, W)``, the 3D panel to its right.
+        """
+        if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
+            raise ValueError(f"frame must be (H, W, 3) uint8 BGR, got {frame.shape} {frame.dtype}")
+        h, w = frame.shape[:2]
+        layout = self.layout(h, w)
+        stage, placed = self.panel.place(people, h, layout.panel_width)
+
+        out = np.empty((layout.out_height, layout.out_width, 3), dtype=np.uint8)
+        out[:h, :w] = frame
+        out[:h, w:] = stage.background
+        if layout.out_height > h:  # odd input height: pad a row below each panel
+            out[h:, :w] = 0
+            out[h:, w:] = self.config.panel_colour
+        left = out[:h, :w]
+        self.annotator.annotate(left, people, out=left)  # in place
+        self.panel.draw(out[:h, w:], people, placed)
+        return out
