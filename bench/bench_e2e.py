@@ -20,9 +20,10 @@ peak RSS (``os.wait4``) and CPU seconds; the torch threads each model ran with; 
 ours / seeds.
 
 ``--memory``: ours' peak RSS on a 1-minute and a 5-minute 1280x720 clip made by looping the
-real footage (encoded to a temporary folder), with the video output on and small settings
-so it finishes in about 10 minutes on a 2-core CPU (the fall detector at 320 px, a random
-HRNet-W16 128x96, STCFormer-27 in seq2seq mode): memory must not grow with the length.
+real footage at 5 frames/s (encoded to a temporary folder), with the video output on and
+small settings so it finishes in about 10 minutes on a 2-core CPU (the fall detector at
+320 px, a random HRNet-W16 128x96, STCFormer-27 in seq2seq mode, one thread): memory must
+not grow with the length.
 
     python bench/bench_e2e.py [--frames 30] [--clip PATH] [--json OUT]
     python bench/bench_e2e.py --memory [--minutes 1 5] [--json OUT]
@@ -37,8 +38,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from fractions import Fraction
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -133,6 +136,15 @@ def people_count(out: Path) -> int | None:
         return int(len(data["track_ids"]))
 
 
+def person_frames(out: Path) -> int | None:
+    """Person crops the app's HRNet ran on: (track, frame) pairs detected (filled ones are interpolated)."""
+    found = sorted(out.rglob("pose2d.npz"))
+    if not found:
+        return None
+    with np.load(found[0]) as data:
+        return int((data["state"] == 1).sum()) if "state" in data else None
+
+
 # --- runs -----------------------------------------------------------------------------------
 
 
@@ -151,6 +163,7 @@ def run_seeds(clip: Path, frames: int, models: dict[str, Path], det_size: int, t
         "name": "seeds (1 person)",
         "frames": data["frames"],
         "people": 1,
+        "person_frames": data["frames"] - data["frames_without_person"],
         "wall_s": child.seconds,
         "cpu_s": child.cpu_seconds,
         "peak_rss_mb": child.peak_rss_mb,
@@ -194,6 +207,7 @@ def run_ours(name: str, clip: Path, extra: list[str], detector: list[str], model
         "name": name,
         "command": " ".join(cmd),
         "people": done.get("people", people_count(out)),
+        "person_frames": person_frames(out),
         "wall_s": child.seconds,
         "cpu_s": child.cpu_seconds,
         "peak_rss_mb": child.peak_rss_mb,
@@ -202,7 +216,7 @@ def run_ours(name: str, clip: Path, extra: list[str], detector: list[str], model
         "threads": int(runtime.group(2)) if runtime else app_threads(done),
         "precision": runtime.group(3) if runtime else None,
         "app_seconds": total,
-        "output_tail": child.output[-1500:],
+        "profile": child.output[child.output.rfind("stage "):][:1500] if "stage " in child.output else None,
     }
 
 
@@ -224,34 +238,39 @@ def prepare_models(tmp: Path, hrnet: dict | None = None) -> dict[str, Path]:
 
 
 def print_speed_table(rows: list[dict], frames: int) -> None:
-    seeds = rows[0]
-    stage_names: list[str] = []
-    for row in rows:
-        stage_names += [k for k in row["stages_s"] if k not in stage_names]
-    header = (f"{'run':<22} {'people':>6} {'frames/s':>9} {'vs seeds':>9} {'pipeline f/s':>13} {'vs seeds':>9} "
-              f"{'wall s':>7} {'CPU s':>7} {'peak RSS MB':>12}")  # fmt: skip
+    """The comparison table; ratios are against the seeds' row when there is one."""
+    seeds = next((r for r in rows if r["name"].startswith("seeds")), None)
+    header = (f"{'run':<32} {'people':>6} {'crops':>5} {'frames/s':>9} {'vs seeds':>9} {'pipeline f/s':>13} "
+              f"{'vs seeds':>9} {'s/crop 2D':>9} {'wall s':>7} {'CPU s':>7} {'peak RSS MB':>12}")  # fmt: skip
     print(header)
     print("-" * len(header))
     for row in rows:
         fps = frames / row["wall_s"]
         pipe = frames / row["pipeline_s"] if row.get("pipeline_s") else None
-        seeds_pipe = frames / seeds["pipeline_s"]
-        print(f"{row['name']:<22} {fmt(row['people'], 'd'):>6} {fps:>9.3f} {fps / (frames / seeds['wall_s']):>8.2f}x "
-              f"{fmt(pipe, '.3f'):>13} {fmt(pipe and pipe / seeds_pipe, '.2f'):>8}{'x' if pipe else ' '} "
-              f"{row['wall_s']:>7.1f} {row['cpu_s']:>7.1f} {row['peak_rss_mb']:>12.0f}")  # fmt: skip
-    print("\nseconds per stage (as each program names them; seeds' stages grouped):")
+        vs = fps * seeds["wall_s"] / frames if seeds else None
+        vs_pipe = pipe * seeds["pipeline_s"] / frames if seeds and pipe else None
+        crops = row.get("person_frames")
+        per_crop = row["stages_s"].get("pose2d", row["stages_s"].get("2d")) / crops if crops else None
+        print(f"{row['name']:<32} {fmt(row['people'], 'd'):>6} {fmt(crops, 'd'):>5} {fps:>9.3f} {fmt(vs):>8}x "
+              f"{fmt(pipe, '.3f'):>13} {fmt(vs_pipe):>8}x {fmt(per_crop):>9} {row['wall_s']:>7.1f} {row['cpu_s']:>7.1f} "
+              f"{row['peak_rss_mb']:>12.0f}")  # fmt: skip
+    print("\nseconds per stage (as each program names them; the seeds' grouped; ours' decode and encode run in the background):")
     for row in rows:
         text = ", ".join(f"{k} {v:.1f}" for k, v in row["stages_s"].items()) or "(the app does not report stages yet)"
-        print(f"  {row['name']:<22} {text}")
+        print(f"  {row['name']:<32} {text}")
     print("\ntorch threads each model ran with:")
-    print(f"  seeds: {', '.join(f'{k} {v}' for k, v in seeds['threads'].items())} (started with "
-          f"{seeds['threads_at_start']}; Ultralytics' first predict set it to this, and the seeds' code would suffer the same)")
-    for row in rows[1:]:
+    for row in rows:
+        if row is seeds:
+            print(f"  seeds: {', '.join(f'{k} {v}' for k, v in seeds['threads'].items())} (started with "
+                  f"{seeds['threads_at_start']}; Ultralytics' first predict lowered it, as it would in the seeds' code)")
+            continue
         threads = row["threads"] if row["threads"] else "not reported by the app"
-        print(f"  {row['name']}: every model {threads} (the app's default, re-asserted after Ultralytics calls), "
+        how = "as asked" if row.get("threads_asked") else "the app's default"
+        print(f"  {row['name']}: every model {threads} ({how}, re-asserted after Ultralytics calls), "
               f"precision {row.get('precision') or '?'}")
-    print("\npipeline f/s: frames / seconds after the models are loaded (seeds: their stages; ours: the app's 'wall' "
-          "minus 'setup'); frames/s: the whole process, start-up included")
+    print("\nframes/s: the whole process, start-up included; pipeline f/s: after the models are loaded (seeds: the sum "
+          "of their stages; ours: the app's 'wall' minus 'setup'); crops: person crops through HRNet; s/crop 2D: the 2D "
+          "stage's seconds per crop; 'all people' is compared with the seeds' one person (they cannot do more)")
 
 
 # --- modes ----------------------------------------------------------------------------------
@@ -272,12 +291,21 @@ def speed(args: argparse.Namespace, tmp: Path) -> dict:
         print("running the seeds' demo ...", flush=True)
         rows.append(run_seeds(clip, len(source), models, args.det_size, tmp))
     common = ["--det-size", str(args.det_size)]
-    for tag, name, extra in (("one", "ours (1 person)", ["--max-people", "1"]), ("all", "ours (all people)", [])):
-        print(f"running {name} ...", flush=True)
-        rows.append(run_ours(name, clip, common + extra, detector, models, flags, tmp, tag))
+    for threads in args.threads:
+        asked = threads != "default"
+        if asked and "--threads" not in flags:
+            print(f"(the app has no --threads: skipping ours with {threads} thread(s))")
+            continue
+        for tag, name, extra in (("one", "ours (1 person)", ["--max-people", "1"]), ("all", "ours (all people)", [])):
+            if asked:
+                name = name[:-1] + f", --threads {threads})"
+                tag += f"_t{threads}"
+                extra = extra + ["--threads", threads]
+            print(f"running {name} ...", flush=True)
+            rows.append(run_ours(name, clip, common + extra, detector, models, flags, tmp, tag))
+            rows[-1]["threads_asked"] = int(threads) if asked else None
     print()
-    if rows and not args.skip_seeds:
-        print_speed_table(rows, len(source))
+    print_speed_table(rows, len(source))
     return {"frames": len(source), "clip": str(args.clip), "size": [w, h], "detector_note": note,
             "app_flags": sorted(flags), "runs": rows}  # fmt: skip
 
@@ -288,10 +316,10 @@ def memory(args: argparse.Namespace, tmp: Path) -> dict:
     models = prepare_models(tmp, hrnet={"file": "hrnet_w16_128x96.pth", "width": 16, "input_size": (96, 128)})
     detector, note = detector_for_app(models["detector"], flags, tmp)
     source = read_clip(args.clip)
-    fps = clip_fps(args.clip) if args.fps is None else args.fps
-    import cv2
-
-    resized = [cv2.resize(f, (1280, 720), interpolation=cv2.INTER_LINEAR) for f in source]
+    source_fps = clip_fps(args.clip)
+    fps = Fraction(args.fps).limit_denominator(1001)
+    step = max(1, round(source_fps / fps))  # keep people walking at their real speed
+    resized = [cv2.resize(f, (1280, 720), interpolation=cv2.INTER_LINEAR) for f in source[::step]]
     del source
     rows = []
     for minutes in args.minutes:
@@ -301,6 +329,8 @@ def memory(args: argparse.Namespace, tmp: Path) -> dict:
         print(f"{minutes:g}-minute clip: {count} frames 1280x720 at {float(fps):g} fps, "
               f"{clip.stat().st_size / 1e6:.0f} MB, encoded in {time.perf_counter() - t:.0f} s; running ours ...", flush=True)
         extra = ["--det-size", "320", "--pose2d-size", "96", "128", "--lift-mode", "seq2seq"]
+        if "--threads" in flags:  # one thread: a busy shared machine stalls two-thread runs badly
+            extra += ["--threads", "1"]
         row = run_ours(f"ours, {minutes:g} min", clip, extra, detector, models, flags, tmp, f"mem{minutes:g}")
         row.update(minutes=minutes, frames=count)
         rows.append(row)
@@ -318,7 +348,9 @@ def memory(args: argparse.Namespace, tmp: Path) -> dict:
         diff = rows[-1]["peak_rss_mb"] - rows[0]["peak_rss_mb"]
         print(f"difference {rows[-1]['minutes']:g} min - {rows[0]['minutes']:g} min: {diff:+.0f} MB "
               f"({diff / (rows[-1]['frames'] - rows[0]['frames']) * 1024:+.1f} KB per extra frame)")
-    print("settings: fall detector at 320 px, random HRNet-W16 128x96, random STCFormer-27 seq2seq, all people, video on")
+    print(f"settings: 1280x720 at {float(fps):g} frames/s (the real clip looped forward and back), fall detector at "
+          f"320 px, random HRNet-W16 128x96, random STCFormer-27 seq2seq, all people, video on"
+          f"{', --threads 1' if '--threads' in flags else ''}")
     return {"detector_note": note, "app_flags": sorted(flags), "runs": rows, "fps": float(fps)}
 
 
@@ -329,9 +361,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--det-size", type=int, default=640, help="detector input size, the same for both programs")
     parser.add_argument("--json", type=Path, help="write every number here")
     parser.add_argument("--skip-seeds", action="store_true", help="only run ours")
+    parser.add_argument("--threads", nargs="+", default=["default"], metavar="N",
+                        help="run ours with each: 'default' (the app's own choice) or a number for --threads")
     parser.add_argument("--memory", action="store_true", help="peak RSS of ours on long looped 720p clips")
     parser.add_argument("--minutes", type=float, nargs="+", default=[1, 5], help="--memory: clip lengths")
-    parser.add_argument("--fps", type=float, help="--memory: frame rate of the made clips (default: the source's)")
+    parser.add_argument("--fps", type=float, default=5.0,
+                        help="--memory: frame rate of the made clips (default 5: 300 and 1500 frames, ~10 minutes here)")
     parser.add_argument("--keep", type=Path, help="work in this folder and keep it (default: a temporary one)")
     args = parser.parse_args(argv)
     if not args.clip.is_file():

@@ -20,7 +20,7 @@ CPU; fp16 autocast only where CUDA is present. On a CPU without native bf16 arit
   track; joint error in mm vs fp32, taking the output as metres (as the official
   checkpoints' is), and relative to the output's size.
 
-    python bench/bench_precision.py [--frames 30] [--crops 24] [--clip PATH] [--json OUT]
+    python bench/bench_precision.py [--frames 30] [--crops 8] [--lift-frames 16] [--threads N] [--clip PATH] [--json OUT]
 """
 from __future__ import annotations
 
@@ -54,6 +54,7 @@ from lifter.checkpoints import load_lifter  # noqa: E402
 from lifter.inference import normalize_screen  # noqa: E402
 
 CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+THREADS = [CORES]  # set from --threads in main()
 
 
 def native_bf16() -> bool:
@@ -78,9 +79,9 @@ def sync(device: torch.device) -> None:
 
 
 def own_threads() -> None:
-    """Ultralytics lowers torch's threads on small machines; every model here gets them all."""
-    if torch.get_num_threads() != CORES:
-        torch.set_num_threads(CORES)
+    """Ultralytics lowers torch's threads on small machines; every model here gets ``--threads``."""
+    if torch.get_num_threads() != THREADS[0]:
+        torch.set_num_threads(THREADS[0])
 
 
 # --- detector -------------------------------------------------------------------------------
@@ -140,7 +141,7 @@ def bench_detector(weights: Path, frames: list[np.ndarray], device: torch.device
             model.predict(frames[0], **kwargs)  # warm-up of this precision
             own_threads()
             sync(device)
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             out = []
             for frame in frames:
                 r = model.predict(frame, **kwargs)[0]
@@ -148,8 +149,10 @@ def bench_detector(weights: Path, frames: list[np.ndarray], device: torch.device
                 out.append((r.boxes.xyxy.float().cpu().numpy(), r.boxes.conf.float().cpu().numpy()))
             sync(device)
         seconds = (time.perf_counter() - start) / len(frames)
+        cpu = (time.process_time() - cpu) / len(frames)
         results[name] = out
         row = {"model": "detector (fall YOLOv8, real weights)", "precision": name, "seconds_per_item": seconds,
+               "cpu_seconds_per_item": cpu,
                "item": "frame", "conv_dtype": str(seen[-1]).replace("torch.", "") if seen else "?"}  # fmt: skip
         if name != "fp32":
             for conf in (0.1, 0.3):
@@ -216,7 +219,7 @@ def bench_hrnet(path: Path, frames, boxes, limit: int, batch: int, device: torch
             warm = x_all[:batch]
             net(warm.contiguous(memory_format=torch.channels_last) if channels_last else warm)
             sync(device)
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             for first in range(0, len(x_all), batch):
                 x = x_all[first : first + batch]
                 if channels_last:
@@ -224,10 +227,11 @@ def bench_hrnet(path: Path, frames, boxes, limit: int, batch: int, device: torch
                 outs.append(net(x).float().cpu())
             sync(device)
         seconds = (time.perf_counter() - start) / len(x_all)
+        cpu = (time.process_time() - cpu) / len(x_all)
         heatmaps = torch.cat(outs).numpy()
         keypoints, _ = decode_heatmaps(heatmaps, centers, scales)
         row = {"model": f"{config.name} (random weights)", "precision": name + (" channels-last" if channels_last else ""),
-               "seconds_per_item": seconds, "item": f"crop (batch {batch})"}  # fmt: skip
+               "seconds_per_item": seconds, "cpu_seconds_per_item": cpu, "item": f"crop (batch {batch})"}  # fmt: skip
         if ref is None:
             ref = (heatmaps, keypoints)
         else:
@@ -299,11 +303,13 @@ def bench_lifter(path: Path, name: str, length: int, batch: int, device: torch.d
     for prec, dtype in precisions(device):
         lift(model, windows[:batch], batch, dtype, device)  # warm-up
         sync(device)
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         poses = lift(model, windows, batch, dtype, device)
         sync(device)
         seconds = (time.perf_counter() - start) / len(windows)
+        cpu = (time.process_time() - cpu) / len(windows)
         row = {"model": f"{name} (random weights)", "precision": prec, "seconds_per_item": seconds,
+               "cpu_seconds_per_item": cpu,
                "item": f"frame (window + flip, batch {batch})"}  # fmt: skip
         if ref is None:
             ref = poses
@@ -338,31 +344,33 @@ def accuracy_text(row: dict) -> str:
 
 def print_table(rows: list[dict]) -> None:
     speed_ref: dict[str, float] = {}
-    header = f"{'model':<38} {'precision':<20} {'ms/item':>9} {'vs fp32':>8}  accuracy vs fp32"
+    header = f"{'model':<40} {'precision':<19} {'ms/item':>9} {'CPU ms':>9} {'fp32/this':>9}  accuracy vs fp32"
     print(header)
-    print("-" * 120)
+    print("-" * 130)
     for row in rows:
         base = speed_ref.setdefault(row["model"], row["seconds_per_item"])
         extra = f"; conv output dtype {row['conv_dtype']}" if "conv_dtype" in row and "conf0.1" in row else ""
-        print(f"{row['model']:<38} {row['precision']:<20} {1000 * row['seconds_per_item']:>9.1f} "
-              f"{base / row['seconds_per_item']:>7.2f}x  {accuracy_text(row)}{extra}")
+        print(f"{row['model']:<40} {row['precision']:<19} {1000 * row['seconds_per_item']:>9.1f} "
+              f"{1000 * row['cpu_seconds_per_item']:>9.1f} {base / row['seconds_per_item']:>8.2f}x  {accuracy_text(row)}{extra}")
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--clip", type=Path, default=default_clip())
     parser.add_argument("--frames", type=int, default=30, help="real frames for the detector and the HRNet crops")
-    parser.add_argument("--crops", type=int, default=24, help="person crops for HRNet")
+    parser.add_argument("--crops", type=int, default=8, help="person crops for HRNet")
+    parser.add_argument("--threads", type=int, default=CORES, help="torch threads (default: every core)")
     parser.add_argument("--hrnet-batch", type=int, default=4, help="crops per HRNet pass (the app's CPU default)")
-    parser.add_argument("--lift-frames", type=int, default=60, help="frames (windows) per lifter")
+    parser.add_argument("--lift-frames", type=int, default=16, help="frames (windows) per lifter")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--skip", nargs="*", default=[], choices=["detector", "hrnet", "lifters"])
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
                           ("cpu" if args.device == "auto" else args.device))  # fmt: skip
+    THREADS[0] = args.threads
     own_threads()
-    print(f"machine: {machine_line()}; native bf16: {native_bf16()}; device {device}, {CORES} threads; "
+    print(f"machine: {machine_line()}; native bf16: {native_bf16()}; device {device}, {args.threads} threads; "
           f"load average {os.getloadavg()[0]:.2f}")
     frames = read_clip(args.clip, args.frames)
     rows: list[dict] = []
@@ -386,11 +394,11 @@ def main(argv: list[str] | None = None) -> None:
                 rows += bench_lifter(path, name, args.lift_frames, batch, device)
     print()
     print_table(rows)
-    print(f"\nload average at end {os.getloadavg()[0]:.2f}; ms/item: fp32 vs reduced precision on the same items, "
-          "after a warm-up (other work on the machine adds noise)")
+    print(f"\nload average at end {os.getloadavg()[0]:.2f}; ms/item: wall time per item after a warm-up, CPU ms: "
+          "this process's CPU time per item (all threads); fp32/this: speed relative to fp32 (other work on the machine adds noise)")
     if args.json:
         args.json.write_text(json.dumps({"machine": machine_line(), "native_bf16": native_bf16(), "device": str(device),
-                                         "threads": CORES, "rows": rows}, indent=1), encoding="utf-8")  # fmt: skip
+                                         "threads": args.threads, "rows": rows}, indent=1), encoding="utf-8")  # fmt: skip
         print(f"wrote {args.json}")
 
 

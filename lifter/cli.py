@@ -99,6 +99,8 @@ def _read_keypoints(path: Path) -> np.ndarray:
         if valid.shape not in (kp.shape[1:2], kp.shape[:2]):
             raise LiftError(f"{path}: 'valid' must have shape (T,) or (P, T) = {kp.shape[:2]}, got {valid.shape}")
         kp[~np.broadcast_to(valid, kp.shape[:2])] = np.nan
+    if not np.isfinite(kp).all(axis=-1).any():
+        raise LiftError(f"{path} has no frame with any 2D keypoint to lift")
     return kp
 
 
@@ -112,8 +114,6 @@ def cmd_lift(args: argparse.Namespace) -> int:
     camera = np.stack([r.camera for r in results])
     filled = np.stack([r.filled for r in results])
     present = np.stack([r.present for r in results])
-    if not present.any():
-        raise LiftError(f"{args.keypoints} has no frame with any 2D keypoint to lift")
     out = Path(args.out)
     with atomic_output(out) as tmp, open(tmp, "wb") as f:
         np.savez(

@@ -21,6 +21,7 @@ Absences and missing joints:
 """
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -32,9 +33,12 @@ from tqdm.auto import tqdm
 from core.errors import LiftError
 from core.gaps import interpolate_gaps
 from core.joints import H36M_FLIP_PERMUTATION, H36M_JOINTS, H36M_ROOT
+from core.runtime import cpu_has_native_bf16
 
 from .poseformerv2 import PoseFormerV2
 from .registry import LifterModel
+
+log = logging.getLogger(__name__)
 
 NUM_JOINTS = len(H36M_JOINTS)
 ROOT_JOINT = H36M_ROOT
@@ -60,7 +64,7 @@ class LiftOptions:
             ``bench/bench_lift.py``) and 256 sequences on CUDA.
         overlap: seq2seq only, frames shared by consecutive windows (default a third of the window).
         precision: ``fp32``; ``bf16`` autocast (CPU or CUDA; on CPUs without native bf16
-            it is emulated and slower than fp32); ``fp16`` autocast (CUDA only). The
+            it is emulated, several times slower than fp32); ``fp16`` autocast (CUDA only). The
             weights stay fp32. ``auto`` is resolved by the command lines
             (:func:`core.runtime.resolve_precision`), not here.
         progress: show a progress bar over frames.
@@ -192,6 +196,9 @@ def _check_options(model: LifterModel, options: LiftOptions) -> None:
         raise LiftError("fp16 autocast needs a CUDA device; on the CPU use bf16 or fp32")
     if options.overlap is not None and not 0 <= options.overlap < model.num_frames:
         raise LiftError(f"overlap must be in 0..{model.num_frames - 1} frames, got {options.overlap}")
+    if options.precision == "bf16" and _model_device(model).type == "cpu" and not cpu_has_native_bf16():
+        log.warning("bf16 on a CPU without native bf16 (AVX512-BF16 or AMX) is emulated: lifting runs "
+                    "several times slower than in fp32")  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
-"""The lifting options of both command lines (``python vis.py`` and ``python -m lifter lift``),
+"""The lifting options of both command lines (the app's and ``python -m lifter lift``),
 defined once. ``--precision`` and ``--device`` are not here: each command line adds its own
-(in ``vis.py`` they cover every model) and passes the resolved precision in."""
+(in the app they cover every model) and passes the resolved precision in."""
 from __future__ import annotations
 
 import argparse
@@ -23,7 +23,9 @@ def add_lift_arguments(group: argparse.ArgumentParser | argparse._ArgumentGroup)
 
 
 def lift_options_from_args(args: argparse.Namespace, precision: str, *, progress: bool = False) -> LiftOptions:
-    """The :class:`LiftOptions` of parsed arguments (see :func:`add_lift_arguments`).
+    """The :class:`LiftOptions` of parsed arguments (see :func:`add_lift_arguments`); bad
+    values (a batch too small, an overlap too long for the window) are reported by
+    :func:`lifter.inference.lift_tracks` as :class:`core.errors.LiftError`.
 
     Args:
         precision: ``fp32``, ``bf16`` or ``fp16``, already resolved

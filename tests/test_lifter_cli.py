@@ -10,7 +10,10 @@ import numpy as np
 import pytest
 import torch
 
-from lifter.cli import main
+from lifter.checkpoints import load_lifter
+from lifter.cli import build_parser, main
+from lifter.inference import LiftOptions, lift_tracks
+from lifter.options import add_lift_arguments, lift_options_from_args
 from lifter.registry import create_lifter, get_entry
 
 from .conftest import REPO, fixture_path
@@ -37,25 +40,78 @@ def test_lift_writes_3d_matching_the_reference(seeds_keypoints, tmp_path: Path, 
     kp, ref = seeds_keypoints
     out = tmp_path / "out" / "pose3d.npz"
     rc = main(["lift", str(kp), "--checkpoint", str(fixture_path("poseformerv2_ref_f27_k3_c3.bin")),
-               "--frames", "27", "--size", "1280", "720", "--out", str(out)])  # fmt: skip
+               "--frames", "27", "--size", "1280", "720", "--out", str(out), "--precision", "fp32"])  # fmt: skip
     assert rc == 0
     with np.load(out) as res:
         assert res["camera"].shape == (1, 40, 17, 3)
         assert np.abs(res["camera"][0] - ref["poseformerv2_f27_camera"]).max() <= 1e-5
-        assert np.abs(res["world"][0] - ref["poseformerv2_f27_world"]).max() <= 1e-5
-        assert not res["filled"].any() and str(res["mode"]) == "centre" and int(res["window"]) == 27
-    assert "lifting" in capsys.readouterr().err  # the progress bar
+        assert "world" not in res.files  # the display frame is the app's, not the lifter's
+        assert not res["filled"].any() and res["present"].all()
+        assert str(res["mode"]) == "centre" and int(res["window"]) == 27 and str(res["precision"]) == "fp32"
+    err = capsys.readouterr().err
+    assert "lifting" in err  # the progress bar
+    assert "lifted 1 person(s) x 40 frames" in err and "world" not in err
 
 
-def test_lift_seq2seq_and_plain_track_layout(tmp_path: Path) -> None:
+def test_lift_splits_at_absences_and_honours_valid(tmp_path: Path) -> None:
+    """Two people: one absent (all NaN) in frames 10-14, one marked not valid in frames
+    0-4 (the 2D stage's export holds a copied pose there). Both come out NaN there, and
+    the rest equals lift_tracks on the same tracks."""
+    with np.load(fixture_path("lifting_ref.npz")) as data:
+        track = data["track"]
+    people = np.stack([track, track[::-1] + 5])
+    people[0, 10:15] = np.nan
+    valid = np.ones((2, 40), bool)
+    valid[1, :5] = False
+    kp, out = tmp_path / "kp.npz", tmp_path / "o.npz"
+    np.savez(kp, reconstruction=people, valid=valid)
+    checkpoint = fixture_path("stcformer_ref.pth")
+    assert main(["-q", "lift", str(kp), "--checkpoint", str(checkpoint), "--frames", "27", "--size", "1280", "720",
+                 "--out", str(out), "--precision", "fp32"]) == 0  # fmt: skip
+    with np.load(out) as res:
+        present, camera = res["present"], res["camera"]
+    assert present.sum(axis=1).tolist() == [35, 35] and not present[0, 10:15].any() and not present[1, :5].any()
+    assert np.isnan(camera[~present]).all() and np.isfinite(camera[present]).all()
+    people[1, :5] = np.nan
+    expected = lift_tracks(list(people), 1280, 720, load_lifter(checkpoint, frames=27))
+    assert np.nanmax(np.abs(camera - np.stack([r.camera for r in expected]))) <= 1e-5
+
+
+@pytest.mark.parametrize("flag", ["--lift-mode", "--mode"])  # --mode: the old name, kept as a hidden alias
+def test_lift_seq2seq_and_plain_track_layout(tmp_path: Path, flag: str) -> None:
     track = np.load(fixture_path("lifting_ref.npz"))["track"]
     kp = tmp_path / "kp.npz"
     np.savez(kp, reconstruction=track)  # (T, 17, 2) without the person axis
     out = tmp_path / "o.npz"
     rc = main(["-q", "lift", str(kp), "--checkpoint", str(fixture_path("stcformer_ref.pth")), "--frames", "27",
-               "--size", "1280", "720", "--out", str(out), "--mode", "seq2seq", "--overlap", "6"])  # fmt: skip
+               "--size", "1280", "720", "--out", str(out), flag, "seq2seq", "--overlap", "6"])  # fmt: skip
     assert rc == 0
-    assert np.load(out)["camera"].shape == (1, 40, 17, 3)
+    with np.load(out) as res:
+        assert res["camera"].shape == (1, 40, 17, 3) and str(res["mode"]) == "seq2seq"
+
+
+def test_lift_bf16_on_the_cpu(seeds_keypoints, tmp_path: Path) -> None:
+    kp, ref = seeds_keypoints
+    out = tmp_path / "o.npz"
+    rc = main(["-q", "lift", str(kp), "--checkpoint", str(fixture_path("stcformer_ref.pth")), "--frames", "27",
+               "--size", "1280", "720", "--out", str(out), "--precision", "bf16", "--device", "cpu"])  # fmt: skip
+    assert rc == 0
+    with np.load(out) as res:
+        assert str(res["precision"]) == "bf16"
+        assert np.abs(res["camera"][0] - ref["stcformer_f27_camera"]).max() < 1.5e-2  # see test_lifter_inference
+
+
+def test_lift_options_are_shared_with_the_app() -> None:
+    """The same four options, parsed the same way, as the app gets from add_lift_arguments."""
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    add_lift_arguments(parser)
+    args = parser.parse_args(["--lift-mode", "seq2seq", "--overlap", "4", "--no-flip", "--batch-size", "16"])
+    assert lift_options_from_args(args, "bf16") == LiftOptions("seq2seq", False, 16, 4, "bf16", False)
+    assert lift_options_from_args(parser.parse_args([]), "fp32") == LiftOptions()
+    help_text = build_parser()._subparsers._group_actions[0].choices["lift"].format_help()
+    assert "--lift-mode" in help_text and "--mode " not in help_text and "auto" in help_text
 
 
 def test_info_on_a_fixture(capsys) -> None:
@@ -91,6 +147,9 @@ def test_list_shows_every_entry(capsys) -> None:
         ("hrnet_checkpoint", "is an HRNet 2D keypoint checkpoint, not a lifter"),
         ("missing_registry_file", "checkpoint 'stcformer-27' is not downloaded"),
         ("cuda_without_gpu", "no CUDA GPU here"),
+        ("fp16_on_cpu", "fp16 needs a CUDA GPU"),
+        ("all_absent", "has no frame with any 2D keypoint to lift"),
+        ("valid_wrong_shape", r"'valid' must have shape \(T,\) or \(P, T\) = \(1, 40\), got \(39,\)"),
     ],
 )
 def test_errors_are_one_line_and_write_nothing(seeds_keypoints, tmp_path: Path, capsys, case: str, expected: str) -> None:
@@ -111,6 +170,12 @@ def test_errors_are_one_line_and_write_nothing(seeds_keypoints, tmp_path: Path, 
         if torch.cuda.is_available():
             pytest.skip("this machine has a GPU")
         extra = ["--device", "cuda"]
+    elif case == "fp16_on_cpu":
+        extra = ["--device", "cpu", "--precision", "fp16"]
+    elif case == "all_absent":
+        np.savez(kp, reconstruction=np.full((2, 40, 17, 2), np.nan, np.float32))
+    elif case == "valid_wrong_shape":
+        np.savez(kp, reconstruction=ref["track"][None], valid=np.ones(39, bool))
     out = tmp_path / "result.npz"
     rc = main(["lift", str(kp), "--checkpoint", *checkpoint, "--size", "1280", "720", "--out", str(out), *extra])
     assert rc == 1

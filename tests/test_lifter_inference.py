@@ -220,10 +220,10 @@ def test_windows_of_every_person_and_segment_share_batches(models) -> None:
 )
 def test_lifting_tracks_together_equals_lifting_each_alone(models, family: str, options: LiftOptions) -> None:
     tracks = [
-        _track(70, 1),
-        _absent(_track(60, 2), slice(0, 5), slice(30, 33)),
+        _track(40, 1),
+        _absent(_track(36, 2), slice(0, 3), slice(30, 32)),
         _track(3, 3),
-        _absent(_track(45, 4), slice(10, 11), slice(40, 45)),
+        _absent(_track(25, 4), slice(10, 11), slice(22, 25)),
     ]
     tracks[0][20:23, 4] = np.nan
     together = lift_tracks(tracks, 1280, 720, models[family], options)

@@ -1,0 +1,110 @@
+"""The app's 3D stage (demo/pose3d.py): every track lifted together, absences, scores in
+both exports, and the seeds' display frame."""
+from __future__ import annotations
+
+import json
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from demo.display_frame import camera_to_world, world_for_display
+from demo.pose2d import Pose2DResult, Track2D, VideoMeta
+from demo.pose3d import lift_tracks
+from demo.track import FrameState
+from lifter.checkpoints import load_lifter
+from lifter.inference import LiftOptions
+from lifter.inference import lift_tracks as lift_2d_tracks
+
+from .conftest import fixture_path
+
+TOL = 1e-5
+T = 30
+
+
+@pytest.fixture(scope="module")
+def stcformer() -> torch.nn.Module:
+    return load_lifter(fixture_path("stcformer_ref.pth"), frames=27)
+
+
+def _track2d(track_id: int, state: np.ndarray, seed: int) -> Track2D:
+    """A 2D track whose absent frames hold junk (not NaN): only ``state`` may decide presence."""
+    rng = np.random.default_rng(seed)
+    h36m = (rng.uniform([300, 200], [900, 500], (1, 17, 2)) + np.cumsum(rng.normal(0, 2, (T, 17, 2)), 0)).astype(np.float32)
+    scores = rng.uniform(0.2, 1.0, (T, 17)).astype(np.float32)
+    h36m[state == FrameState.ABSENT] = 12345.0
+    scores[state == FrameState.ABSENT] = np.nan
+    boxes = np.zeros((T, 4), np.float32)
+    return Track2D(track_id, state, boxes, np.ones(T, np.float32), h36m.copy(), scores.copy(), h36m, scores)
+
+
+@pytest.fixture()
+def pose2d() -> Pose2DResult:
+    a = np.full(T, FrameState.DETECTED, np.uint8)
+    a[8:10] = FrameState.FILLED  # a short gap the 2D stage filled: lifted
+    a[15:19] = FrameState.ABSENT  # a long one: splits the track
+    b = np.full(T, FrameState.ABSENT, np.uint8)
+    b[4:25] = FrameState.DETECTED
+    video = VideoMeta("clip.mp4", "0" * 64, 1280, 720, Fraction(25), T, 0)
+    return Pose2DResult(video, [_track2d(3, a, 1), _track2d(7, b, 2)], {})
+
+
+def test_tracks_are_lifted_in_present_segments(pose2d, stcformer) -> None:
+    result = lift_tracks(pose2d, stcformer, LiftOptions(batch_size=6), lifter_name="fixture", progress=False)
+    a, b = result.tracks
+    assert np.isnan(a.camera[15:19]).all() and np.isnan(b.camera[:4]).all() and np.isnan(b.camera[25:]).all()
+    assert np.isfinite(a.camera[a.present]).all() and np.isfinite(b.camera[b.present]).all()
+    # Each segment is its own clip: the lifter on that segment alone.
+    segments = [pose2d.tracks[0].h36m[:15], pose2d.tracks[0].h36m[19:], pose2d.tracks[1].h36m[4:25]]
+    alone = [r.camera for r in lift_2d_tracks(segments, 1280, 720, stcformer)]
+    assert np.abs(a.camera[:15] - alone[0]).max() <= TOL and np.abs(a.camera[19:] - alone[1]).max() <= TOL
+    assert np.abs(b.camera[4:25] - alone[2]).max() <= TOL
+    assert np.abs(a.world[a.present] - world_for_display(a.camera[a.present])).max() <= TOL
+    assert np.isnan(a.world[~a.present]).all()
+    assert result.lifter == {"name": "fixture", "family": "stcformer", "window": 27, "mode": "centre", "flip": True,
+                             "precision": "fp32"}  # fmt: skip
+
+
+def test_scores_are_in_both_exports(pose2d, stcformer, tmp_path: Path) -> None:
+    result = lift_tracks(pose2d, stcformer, progress=False)
+    result.tracks[0].scores[2, 5] = np.nan  # a score the 2D stage did not have: null in JSON
+    result.save(tmp_path)
+    with np.load(tmp_path / "pose3d.npz") as npz:
+        assert npz["scores"].shape == (2, T, 17) and npz["scores"].dtype == np.float32
+        assert np.array_equal(npz["scores"][1, 4:25], pose2d.tracks[1].h36m_scores[4:25])
+        assert np.isnan(npz["scores"][0, 15:19]).all() and np.isnan(npz["scores"][1, :4]).all()
+        assert npz["camera"].shape == npz["world"].shape == (2, T, 17, 3)
+    data = json.loads((tmp_path / "pose3d.json").read_text())
+    first = data["tracks"][0]
+    assert len(first["scores"]) == len(first["frames"]) == T - 4 and len(first["scores"][0]) == 17
+    assert first["scores"][2][5] is None
+    assert first["scores"][0][0] == round(float(pose2d.tracks[0].h36m_scores[0, 0]), 3)
+    assert "scores" in data["units"]
+
+
+def test_no_tracks(stcformer, tmp_path: Path) -> None:
+    video = VideoMeta("clip.mp4", "0" * 64, 1280, 720, Fraction(25), T, 0)
+    result = lift_tracks(Pose2DResult(video, [], {}), stcformer, progress=False)
+    result.save(tmp_path)
+    with np.load(tmp_path / "pose3d.npz") as npz:
+        assert npz["scores"].shape == (0, T, 17) and npz["camera"].shape == (0, T, 17, 3)
+
+
+# --- the seeds' display frame -------------------------------------------------------------------
+
+
+def test_world_frame_matches_the_seeds() -> None:
+    with np.load(fixture_path("lifting_ref.npz")) as ref:
+        model = load_lifter(fixture_path("poseformerv2_ref_f27_k3_c3.bin"), frames=27)
+        camera = lift_2d_tracks([ref["track"]], int(ref["width"]), int(ref["height"]), model)[0].camera
+        assert np.abs(world_for_display(camera, ref["rot"]) - ref["poseformerv2_f27_world"]).max() <= TOL
+    assert np.allclose(world_for_display(camera)[..., 2].min(axis=1), 0)
+
+
+def test_camera_to_world_is_a_rotation() -> None:
+    pts = np.random.default_rng(1).normal(size=(50, 3)).astype(np.float32)
+    world = camera_to_world(pts)
+    assert np.allclose(np.linalg.norm(world, axis=1), np.linalg.norm(pts, axis=1), atol=1e-5)
+    assert np.allclose(camera_to_world(pts, translation=np.array([1.0, 2.0, 3.0])) - world, [1, 2, 3], atol=1e-5)
