@@ -254,7 +254,8 @@ def print_speed_table(rows: list[dict], frames: int) -> None:
         print(f"{row['name']:<32} {fmt(row['people'], 'd'):>6} {fmt(crops, 'd'):>5} {fps:>9.3f} {fmt(vs):>8}x "
               f"{fmt(pipe, '.3f'):>13} {fmt(vs_pipe):>8}x {fmt(per_crop):>9} {row['wall_s']:>7.1f} {row['cpu_s']:>7.1f} "
               f"{row['peak_rss_mb']:>12.0f}")  # fmt: skip
-    print("\nseconds per stage (as each program names them; the seeds' grouped; ours' decode and encode run in the background):")
+    print("\nseconds per stage (as each program names them; the seeds' grouped; ours' decode and encode run "
+          "in the background):")
     for row in rows:
         text = ", ".join(f"{k} {v:.1f}" for k, v in row["stages_s"].items()) or "(the app does not report stages yet)"
         print(f"  {row['name']:<32} {text}")
@@ -283,9 +284,9 @@ def speed(args: argparse.Namespace, tmp: Path) -> dict:
     source = read_clip(args.clip, args.frames)
     clip = encode_clip(tmp / f"{args.clip.stem}_{len(source)}f.mp4", source, clip_fps(args.clip))
     h, w = source[0].shape[:2]
+    new = [f for f in ("--person-classes", "--threads", "--precision", "--profile") if f in flags]
     print(f"clip: first {len(source)} frames of {args.clip.name} ({w}x{h}); app options found: "
-          f"{', '.join(f for f in ('--person-classes', '--threads', '--precision', '--profile') if f in flags) or 'none of the new ones'}; "
-          f"detector for the app: {note}")  # fmt: skip
+          f"{', '.join(new) or 'none of the new ones'}; detector for the app: {note}")
     rows = []
     if not args.skip_seeds:
         print("running the seeds' demo ...", flush=True)
@@ -327,7 +328,8 @@ def memory(args: argparse.Namespace, tmp: Path) -> dict:
         t = time.perf_counter()
         clip = encode_clip(tmp / f"loop_{minutes:g}min.mp4", looped(resized, count), fps, crf=23, preset="ultrafast")
         print(f"{minutes:g}-minute clip: {count} frames 1280x720 at {float(fps):g} fps, "
-              f"{clip.stat().st_size / 1e6:.0f} MB, encoded in {time.perf_counter() - t:.0f} s; running ours ...", flush=True)
+              f"{clip.stat().st_size / 1e6:.0f} MB, encoded in {time.perf_counter() - t:.0f} s; running ours ...",
+              flush=True)
         extra = ["--det-size", "320", "--pose2d-size", "96", "128", "--lift-mode", "seq2seq"]
         if "--threads" in flags:  # one thread: a busy shared machine stalls two-thread runs badly
             extra += ["--threads", "1"]

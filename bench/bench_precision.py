@@ -333,7 +333,8 @@ def accuracy_text(row: dict) -> str:
         f = lambda v, s: "-" if v is None else format(v, s)  # noqa: E731
         return (f"conf>=0.1: recall {f(a['recall_at_0.5'], '.3f')}, IoU {f(a['mean_iou'], '.4f')} "
                 f"({a['matched']}/{a['fp32_boxes']} fp32 boxes, {a['boxes']} boxes); conf>=0.3: recall "
-                f"{f(b['recall_at_0.5'], '.3f')}, IoU {f(b['mean_iou'], '.4f')}; |d conf| {f(row['mean_abs_conf_change'], '.4f')}")
+                f"{f(b['recall_at_0.5'], '.3f')}, IoU {f(b['mean_iou'], '.4f')}; "
+                f"|d conf| {f(row['mean_abs_conf_change'], '.4f')}")
     if "px_mean" in row:
         return (f"keypoints moved: mean {row['px_mean']:.2f} px, p95 {row['px_p95']:.2f}, max {row['px_max']:.1f} "
                 f"({100 * row['joints_moved']:.0f}% of joints moved); heatmap rel. error {row['heatmap_rel_error']:.2e}")
@@ -351,7 +352,8 @@ def print_table(rows: list[dict]) -> None:
         base = speed_ref.setdefault(row["model"], row["seconds_per_item"])
         extra = f"; conv output dtype {row['conv_dtype']}" if "conv_dtype" in row and "conf0.1" in row else ""
         print(f"{row['model']:<40} {row['precision']:<19} {1000 * row['seconds_per_item']:>9.1f} "
-              f"{1000 * row['cpu_seconds_per_item']:>9.1f} {base / row['seconds_per_item']:>8.2f}x  {accuracy_text(row)}{extra}")
+              f"{1000 * row['cpu_seconds_per_item']:>9.1f} {base / row['seconds_per_item']:>8.2f}x  "
+              f"{accuracy_text(row)}{extra}")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -395,7 +397,8 @@ def main(argv: list[str] | None = None) -> None:
     print()
     print_table(rows)
     print(f"\nload average at end {os.getloadavg()[0]:.2f}; ms/item: wall time per item after a warm-up, CPU ms: "
-          "this process's CPU time per item (all threads); fp32/this: speed relative to fp32 (other work on the machine adds noise)")
+          "this process's CPU time per item (all threads); fp32/this: speed relative to fp32 "
+          "(other work on the machine adds noise)")
     if args.json:
         args.json.write_text(json.dumps({"machine": machine_line(), "native_bf16": native_bf16(), "device": str(device),
                                          "threads": args.threads, "rows": rows}, indent=1), encoding="utf-8")  # fmt: skip

@@ -99,7 +99,9 @@ def detect_one(detector: YOLO, frame: np.ndarray, size: int, conf: float) -> np.
     return result.boxes.xyxy[best].cpu().numpy()
 
 
-def hrnet_one(model: torch.nn.Module, input_size: tuple[int, int], frame: np.ndarray, box: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def hrnet_one(
+    model: torch.nn.Module, input_size: tuple[int, int], frame: np.ndarray, box: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """COCO keypoints ``(17, 2)`` and scores ``(17,)`` of one person, one crop per call."""
     h, w = frame.shape[:2]
     # Their conversion is called with the image's height / width as the aspect ratio.
@@ -298,7 +300,8 @@ def run(args: argparse.Namespace) -> dict:
         "threads": {k: sorted(v) for k, v in clock.threads.items()},
         "threads_at_start": threads_at_start,
         "png_mb_per_frame": png_bytes / 1e6 / len(track),
-        "models": {"detector": str(args.detector), "hrnet": hrnet_config.name, "lifter": f"{type(lifter).__name__}-{lifter.num_frames}"},
+        "models": {"detector": str(args.detector), "hrnet": hrnet_config.name,
+                   "lifter": f"{type(lifter).__name__}-{lifter.num_frames}"},
     }
 
 
