@@ -36,6 +36,7 @@ sys.path.insert(0, str(REPO))  # run as a script from anywhere; the repo is not 
 from demo.render import PersonPose, RenderConfig, SkeletonRenderer  # noqa: E402
 from core.joints import H36M_BONE_SIDES, H36M_BONES, Side  # noqa: E402
 from demo.video import H264Writer, VideoInfo, read_frames  # noqa: E402
+from seeds_demo import composite  # noqa: E402 - bench/ is on sys.path when run as a script
 
 CLIP = REPO.parent / "shared" / "media" / "vtest_15s.mp4"
 SIZE = (1280, 720)  # (width, height) of the benchmark frames
@@ -160,23 +161,7 @@ def seeds_frame(frame: np.ndarray, people: list[PersonPose], folder: Path, index
     t2 = time.perf_counter()
 
     # Composite: both PNGs read back, cropped as the seeds crop, saved as a third PNG.
-    image_2d = plt.imread(path_2d)
-    image_3d = plt.imread(path_3d)
-    edge = (image_2d.shape[1] - image_2d.shape[0]) // 2
-    image_2d = image_2d[:, edge : image_2d.shape[1] - edge]
-    edge = 130
-    image_3d = image_3d[edge : image_3d.shape[0] - edge, edge : image_3d.shape[1] - edge]
-    fig = plt.figure(figsize=(15.0, 5.4))
-    for position, image, title in ((121, image_2d, "Input"), (122, image_3d, "Reconstruction")):
-        ax = fig.add_subplot(position)
-        ax.set_xticks([])
-        ax.set_yticks([])
-        ax.set_axis_off()
-        ax.imshow(image)
-        ax.set_title(title, fontsize=12)
-    fig.subplots_adjust(top=1, bottom=0, right=1, left=0, hspace=0, wspace=0)
-    fig.savefig(folder / f"{index:04d}_pose.png", dpi=200, bbox_inches="tight")
-    plt.close(fig)
+    composite(path_2d, path_3d, folder / f"{index:04d}_pose.png")
     return t1 - t0, t2 - t1, time.perf_counter() - t2
 
 
