@@ -89,8 +89,8 @@ class WeightsFile:
         if self.source.gdrive_folder:
             where += f" (file {self.file} in that folder)"
         return (
-            f"checkpoint '{self.name}' is not downloaded: expected {self.path}. Run 'python vis.py download "
-            f"{self.name}', or get it from {where} and save it there, or pass a file path instead"
+            f"checkpoint '{self.name}' is not downloaded: expected {self.path}. Get it from {where} and "
+            "save it there (the application's download command fetches it), or pass a file path instead"
         )
 
 
