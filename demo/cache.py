@@ -4,7 +4,8 @@ One key serves both caches: the 2D result (``pose2d.json``) and the finished cli
 (``done.json``). It holds the video's content fingerprint (sha256), the sha256 of every
 weights file used (memoised by path, size and mtime, see :func:`core.files.file_fingerprint`)
 and the settings, in sections. The 2D cache compares the part of the key the 2D stage
-depends on (:meth:`ClipKey.part`); ``done.json`` compares all of it. A replaced video, a
+depends on (:meth:`demo.pose2d.Pose2DStage.key`: the video, the detector and HRNet weights,
+the 2D settings); ``done.json`` compares all of it (:meth:`demo.pipeline.Pipeline.key`). A replaced video, a
 retrained checkpoint at the same path or a changed setting is therefore redone, and
 :func:`stale_reason` says which.
 """
@@ -46,14 +47,6 @@ class ClipKey:
     video: str
     weights: dict[str, str] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
-
-    def part(self, roles: tuple[str, ...], sections: tuple[str, ...]) -> ClipKey:
-        """The key restricted to some weights and settings sections (the video always counts)."""
-        return ClipKey(
-            self.video,
-            {r: self.weights[r] for r in roles if r in self.weights},
-            {s: self.settings[s] for s in sections if s in self.settings},
-        )
 
     @property
     def repeatable(self) -> bool:

@@ -28,7 +28,7 @@ from lifter.inference import LiftOptions
 from lifter.registry import LifterModel, lifter_entries, resolve_weights
 
 from .cache import ClipKey, read_saved_key, stale_reason, weights_identity
-from .pose2d import KEY_SETTINGS, KEY_WEIGHTS, Pose2DConfig, Pose2DResult, Pose2DStage
+from .pose2d import Pose2DConfig, Pose2DResult, Pose2DStage
 from .pose3d import Pose3DResult, lift_tracks
 from .render import RenderConfig, SkeletonRenderer
 from .side_by_side import VideoOutputs, write_side_by_side
@@ -230,4 +230,4 @@ def _check_writable(out_dir: Path) -> None:
     temp_path_beside(out_dir / ".write-test").unlink()
 
 
-__all__ = ["DONE_MARKER", "DEFAULT_LIFTER", "ClipResult", "Pipeline", "PipelineOptions", "KEY_SETTINGS", "KEY_WEIGHTS"]
+__all__ = ["DONE_MARKER", "DEFAULT_LIFTER", "ClipResult", "Pipeline", "PipelineOptions"]

@@ -53,9 +53,6 @@ RESULT_JSON = "pose2d.json"
 SEEDS_KEYPOINTS = Path("input_2D") / "keypoints.npz"
 NUM_JOINTS = 17
 NORMALIZATIONS = {"seed": SEED_NORMALIZATION, "imagenet": IMAGENET_NORMALIZATION}
-#: The parts of a :class:`demo.cache.ClipKey` the 2D result depends on.
-KEY_WEIGHTS = ("detector", "pose2d")
-KEY_SETTINGS = ("pose2d",)
 
 
 @dataclass(frozen=True)
