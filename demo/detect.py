@@ -18,7 +18,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-import torch
 
 from core.errors import CheckpointError, UserError, brief
 from core.runtime import Runtime

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -16,6 +17,9 @@ from .timing import StageTimes
 from .topdown import TopDownEstimator
 from .track import FrameState, TrackLog, dense_boxes, fill_gaps
 from .video import VideoError, read_frames
+
+if TYPE_CHECKING:
+    from .pose2d import Track2D
 
 NUM_COCO = 17
 
@@ -30,7 +34,7 @@ def track_keypoints(
     *,
     chunk_frames: int = 32,
     progress: bool = True,
-) -> list["Track2D"]:
+) -> list[Track2D]:
     """Keypoints of every kept track in every frame (see :class:`demo.pose2d.Track2D`).
 
     Args:
@@ -41,7 +45,7 @@ def track_keypoints(
         max_gap: longest filled gap, in frames.
         chunk_frames: frames whose crops are gathered before running the network.
     """
-    from .pose2d import Track2D
+    from .pose2d import Track2D  # the result type lives with the stage that imports this module
 
     dense = [dense_boxes(t, num_frames, max_gap) for t in tracks]
     coco = np.full((len(tracks), num_frames, NUM_COCO, 2), np.nan, np.float32)

@@ -19,7 +19,6 @@ import logging
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
 
 from core.files import atomic_output, temp_path_beside
 from core.runtime import Runtime, configure_runtime
@@ -129,10 +128,6 @@ class Pipeline:
         self.renderer = SkeletonRenderer(options.render)
         self._lifter: LifterModel | None = None
         self.setup_seconds = time.perf_counter() - start  # charged to the first clip
-
-    @property
-    def device(self):  # noqa: ANN201 - torch.device
-        return self.runtime.device
 
     def _fetch_missing(self) -> None:
         """Download the registry weights this run names and does not have yet."""

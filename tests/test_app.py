@@ -22,15 +22,10 @@ from demo.detect import PersonDetector
 from demo.video import H264Writer, VideoInfo, read_frames
 from lifter.registry import Source, WeightsFile
 
-from .conftest import fixture_path, make_random_yolo, media_path
+from .conftest import fixture_path, media_path
 from .local_server import Route
 
 CLIP_FRAMES = 150
-
-
-@pytest.fixture(scope="session")
-def confident_yolo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_random_yolo(tmp_path_factory.mktemp("weights") / "yolo_confident.pt", person_bias=4.0)
 
 
 def model_args(yolo: Path, out: Path, *extra: str) -> list[str]:
@@ -41,18 +36,6 @@ def model_args(yolo: Path, out: Path, *extra: str) -> list[str]:
         "--checkpoint", str(fixture_path("stcformer_ref.pth")), "--frames", "27",
         "--max-people", "3", "--device", "cpu", "-q", "--out", str(out), *extra,
     ]  # fmt: skip
-
-
-@pytest.fixture(scope="session")
-def short_clips(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A folder with two short real clips (24 frames of the shared clip at half size)."""
-    folder = tmp_path_factory.mktemp("clips")
-    frames = [f[::2, ::2] for _, f in zip(range(48), read_frames(media_path("vtest_15s.mp4")))]
-    for name, part in (("walk_a.mp4", frames[:24]), ("walk_b.mp4", frames[24:])):
-        with H264Writer(folder / name, Fraction(10), (384, 288)) as w:
-            for f in part:
-                w.write(np.ascontiguousarray(f))
-    return folder
 
 
 def _one_error_line(err: str) -> str:

@@ -16,7 +16,7 @@ from demo.hrnet import HRNet
 from lifter.stcformer import STCFormer
 
 from .conftest import fixture_path, make_random_yolo
-from .test_app import confident_yolo, model_args, short_clips  # noqa: F401 - shared fixtures
+from .test_app import model_args
 
 
 def _run(video: Path, out: Path, yolo: Path, *extra: str) -> int:
