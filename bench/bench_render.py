@@ -210,7 +210,8 @@ def main(argv: list[str] | None = None) -> None:
     fps = float(VideoInfo.probe(args.video).fps)
     frames = clip_frames(args.video, max(args.frames, args.seed_frames), SIZE)
     people = [synthetic_people(i, fps, *SIZE) for i in range(len(frames))]
-    renderer = SkeletonRenderer(RenderConfig())
+    # The seeds' layout: the synthetic poses are in its display frame (z up).
+    renderer = SkeletonRenderer(RenderConfig(layout="slots"))
     out_h, out_w = renderer.output_size(SIZE[1], SIZE[0])
     print(f"machine: {platform.processor() or platform.machine()}, {cv2.getNumberOfCPUs()} CPUs; "
           f"input {SIZE[0]}x{SIZE[1]}, 3 people, output {out_w}x{out_h}")

@@ -22,12 +22,18 @@ from core.runtime import PRECISIONS, configure_runtime
 from lifter.cli import report_errors, setup_logging
 from lifter.options import add_lift_arguments, lift_options_from_args
 
-from .app import clip_output_dirs, find_videos, run_clips, summary_table
+from .app import clip_output_dirs, find_videos, run_clips, summary_table, write_gallery
 from .detect import DEFAULT_DETECTOR, DetectorConfig
+from .export.fbx import HELP as FBX_HELP
+from .export.fbx import INSTALL_HINT, find_blender
+from .export.writers import parse_exports
 from .gif import GifOptions
+from .motion.camera import DEFAULT_FOV_DEG, check_camera_options
+from .motion.smoothing import DEFAULT_PRESET, parse_smoothing
 from .pipeline import DEFAULT_LIFTER, Pipeline, PipelineOptions
 from .pose2d import Pose2DConfig
-from .render import RenderConfig
+from .pose3d import MotionOptions
+from .render import LAYOUTS, RenderConfig
 from .side_by_side import VideoOutputs
 from .timing import StageTimes
 from .track import TrackerConfig
@@ -65,7 +71,8 @@ def build_parser() -> Parser:
     p = Parser(
         prog="vis.py",
         description="Turn a video (or a folder of videos) into 3D human motion: a side-by-side 2D/3D "
-        "skeleton video, an optional GIF, and the 2D/3D keypoints as .npz and .json.",
+        "skeleton video, an optional GIF, the 2D/3D keypoints as .npz and .json with each person's path "
+        "through the scene, and on request BVH, CSV or FBX motion files.",
         epilog="Other commands: 'python vis.py download [NAMES...]' fetches weights (default: what the "
         "default pipeline needs); 'python vis.py list' shows every known checkpoint and whether it is here.",
         formatter_class=_HelpFormatter,
@@ -79,6 +86,8 @@ def build_parser() -> Parser:
     g = p.add_argument_group("output")
     g.add_argument("--out", type=Path, default=Path("outputs"), help="each clip gets OUT/<clip name>/")
     g.add_argument("--no-video", action="store_true", help="keypoints only: no side-by-side video")
+    g.add_argument("--no-html", action="store_true",
+                   help="no <clip>_viewer.html (the 3D viewer page) and, for folders, no OUT/index.html")  # fmt: skip
     g.add_argument("--gif", action="store_true", help="also write <clip>_pose.gif")
     g.add_argument("--gif-width", type=int, default=480, help="GIF width in pixels")
     g.add_argument("--gif-fps", type=float, default=10.0, help="GIF frame rate (at most the video's)")
@@ -115,6 +124,25 @@ def build_parser() -> Parser:
     g.add_argument("--det-size", type=int, default=640, help="detector input size in pixels (larger finds smaller people)")
     g.add_argument("--min-score", type=float, default=0.3, help="2D joints scored below this are drawn faded")
     add_lift_arguments(g)
+
+    g = p.add_argument_group("motion and exports")
+    cam = g.add_mutually_exclusive_group()
+    cam.add_argument("--focal", type=float, metavar="PX",
+                     help="the camera's focal length in pixels (default: from --fov)")  # fmt: skip
+    cam.add_argument("--fov", type=float, metavar="DEG",
+                     help=f"the camera's horizontal field of view in degrees (default {DEFAULT_FOV_DEG:g}, "
+                     "a phone's main camera); it sets how far away people are placed")  # fmt: skip
+    g.add_argument("--smooth", default=DEFAULT_PRESET, metavar="none|light|strong|SPEC",
+                   help="smoothing of the 2D keypoints before lifting and of each root trajectory: a preset, "
+                   "or savgol:window_s=S,polyorder=N or one_euro:min_cutoff=HZ,beta=B[,zero_phase=1]")  # fmt: skip
+    g.add_argument("--smooth-3d", default="none", metavar="none|light|strong|SPEC",
+                   help="smoothing of the lifted 3D joints (same forms as --smooth)")
+    g.add_argument("--layout", choices=LAYOUTS, default="world",
+                   help="3D panel: world (people where they stand, with trails) or slots (side by side, "
+                   "the seeds' view)")  # fmt: skip
+    g.add_argument("--export", default=None, metavar="FORMATS",
+                   help="comma-separated motion files besides npz/json: bvh (one per person, metres, Y up), "
+                   f"csv (one table: frame, time, person, joint, world x y z, 2D u v, score); {FBX_HELP}")  # fmt: skip
     g.add_argument("--profile", action="store_true", help="print seconds per stage at the end (also in done.json)")
 
     g = p.add_argument_group("logging")
@@ -151,15 +179,23 @@ def options_from_args(args: argparse.Namespace) -> PipelineOptions:
             pose_input_size=tuple(args.pose2d_size) if args.pose2d_size else None,
             pose_normalization=args.pose2d_norm,
         )
-        render = RenderConfig(min_score=args.min_score)
+        render = RenderConfig(min_score=args.min_score, layout=args.layout)
     except ValueError as e:
         raise UserError(str(e)) from None
+    check_camera_options(args.focal, args.fov)  # before hours of 2D work, not after
+    motion = MotionOptions(focal=args.focal, fov=args.fov, smooth=parse_smoothing(args.smooth),
+                           smooth_3d=parse_smoothing(args.smooth_3d))  # fmt: skip
+    exports = parse_exports(args.export or "")
+    if "fbx" in exports and find_blender() is None:
+        raise UserError(INSTALL_HINT)  # now, not after the clips' 2D and 3D work
     options = PipelineOptions(
         pose2d=pose2d,
         lifter=lifter,
         frames=args.frames,
         lift=lift_options_from_args(args, precision="fp32"),  # the runtime sets the real precision
-        outputs=VideoOutputs(video=not args.no_video, gif=_gif_options(args)),
+        motion=motion,
+        exports=exports,
+        outputs=VideoOutputs(video=not args.no_video, gif=_gif_options(args), html=not args.no_html),
         render=render,
         device=args.device,
         threads=args.threads,
@@ -207,6 +243,8 @@ def run(args: argparse.Namespace) -> int:
             for path in r.outputs:
                 print(f"  {path}")
         return 0
+    if not args.no_html:
+        log.info("gallery: %s", write_gallery(args.out, reports))
     print(summary_table(reports))
     return 1 if any(r.status == "failed" for r in reports) else 0
 

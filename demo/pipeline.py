@@ -28,11 +28,13 @@ from lifter.registry import LifterModel, lifter_entries, resolve_weights
 
 from .cache import ClipKey, read_saved_key, stale_reason, weights_identity
 from .pose2d import Pose2DConfig, Pose2DResult, Pose2DStage
-from .pose3d import Pose3DResult, lift_tracks
+from .export.writers import write_exports
+from .pose3d import MotionOptions, Pose3DResult, lift_tracks
 from .render import RenderConfig, SkeletonRenderer
 from .side_by_side import VideoOutputs, write_side_by_side
 from .timing import StageTimes
 from .video import VideoInfo
+from .viewer import write_viewer
 from .weights import all_entries, ensure_downloaded
 
 log = logging.getLogger(__name__)
@@ -50,6 +52,8 @@ class PipelineOptions:
         lifter: registry name or checkpoint path of the lifter.
         frames: the lifter's window, for checkpoints the registry does not know.
         lift: lifting protocol and batching (its precision is set from ``precision``).
+        motion: smoothing, and the camera behind the trajectories.
+        exports: motion files beside ``pose3d.npz``/``.json``: any of ``bvh``, ``csv``, ``fbx``.
         outputs: which rendered files to write.
         render: how they are drawn (``min_score``: joints scored lower are faded).
         device: ``auto``, ``cpu`` or ``cuda``.
@@ -64,6 +68,8 @@ class PipelineOptions:
     lifter: str = DEFAULT_LIFTER
     frames: int | None = None
     lift: LiftOptions = field(default_factory=LiftOptions)
+    motion: MotionOptions = field(default_factory=MotionOptions)
+    exports: tuple[str, ...] = ()
     outputs: VideoOutputs = field(default_factory=VideoOutputs)
     render: RenderConfig = field(default_factory=RenderConfig)
     device: str = "auto"
@@ -159,10 +165,12 @@ class Pipeline:
         lift = {k: v for k, v in asdict(self.lift_options).items() if k not in ("batch_size", "progress")}
         lift["frames"] = o.frames
         outputs = {"video": o.outputs.video, "gif": asdict(o.outputs.gif) if o.outputs.gif else None,
+                   "html": o.outputs.html,
                    "render": asdict(o.render) if o.outputs.any else None}
         key = self.pose2d.key(video)
         return ClipKey(key.video, {**key.weights, "lifter": weights_identity(self.lifter_path())},
-                       {**key.settings, "lift": lift, "outputs": outputs})  # fmt: skip
+                       {**key.settings, "lift": lift, "motion": asdict(o.motion), "exports": sorted(o.exports),
+                        "outputs": outputs})  # fmt: skip
 
     def process(self, video: str | Path, out_dir: str | Path | None = None) -> ClipResult:
         """Run one clip; with ``out_dir``, write its files (``done.json`` last) or skip it
@@ -193,12 +201,20 @@ class Pipeline:
         progress = self.options.progress
         pose2d = self.pose2d.run(video, out, reuse=not self.options.overwrite, progress=progress, info=info, times=times)
         with times.stage("lift"):
-            pose3d = lift_tracks(pose2d, lifter, self.lift_options, lifter_name=self.options.lifter, progress=progress)
+            pose3d = lift_tracks(pose2d, lifter, self.lift_options, self.options.motion,
+                                 lifter_name=self.options.lifter, progress=progress)  # fmt: skip
         outputs: list[Path] = []
         if out is not None:
             with times.stage("io"):
                 outputs = [out / "pose2d.npz", out / "pose2d.json", *pose3d.save(out)]
+            with times.stage("export"):
+                outputs += write_exports(out, video.stem, pose3d, self.options.exports)
             outputs += write_side_by_side(video, out, pose2d, pose3d, self.renderer, self.options.outputs, times, progress=progress)
+            if self.options.outputs.html:
+                with times.stage("io"):
+                    clip_video = f"{video.stem}_pose.mp4" if self.options.outputs.video else None
+                    outputs.append(write_viewer(out, video.stem, pose3d, video_file=clip_video,
+                                                palette=self.renderer.palette))  # fmt: skip
         wall = time.perf_counter() - start
         result = ClipResult(video, out, "done", reason, pose2d, pose3d, outputs, times.to_json(wall))
         if out is not None:
@@ -213,6 +229,7 @@ def _write_done(out: Path, result: ClipResult, key: ClipKey) -> None:
             "key": key.to_json(),
             "outputs": [p.name if p.parent == out else str(p.relative_to(out)) for p in result.outputs],
             "frames": result.frames,
+            "fps": float(result.pose2d.video.fps) if result.pose2d else None,
             "people": result.people,
             "seconds": round(result.seconds, 2),
             "timings": result.timings,

@@ -18,7 +18,7 @@ from .background import BackgroundSink, Prefetch
 from .gif import GifOptions, GifWriter
 from .pose2d import Pose2DResult
 from .pose3d import Pose3DResult
-from .render import PersonPose, SkeletonRenderer
+from .render import PersonPose, SkeletonRenderer, WorldScene
 from .timing import StageTimes
 from .track import FrameState
 from .video import H264Writer, VideoError, read_frames
@@ -31,23 +31,26 @@ class VideoOutputs:
     Attributes:
         video: the side-by-side ``<clip>_pose.mp4``.
         gif: GIF options, or None for no GIF.
+        html: the 3D viewer page ``<clip>_viewer.html`` (:mod:`demo.viewer`).
     """
 
     video: bool = True
     gif: GifOptions | None = None
+    html: bool = True
 
     @property
     def any(self) -> bool:
         return self.video or self.gif is not None
 
 
-def people_at(t: int, pose2d: Pose2DResult, pose3d: Pose3DResult) -> list[PersonPose]:
-    """Everyone present in frame ``t``, with their 2D scores and whether the pose was filled."""
+def people_at(t: int, pose2d: Pose2DResult, pose3d: Pose3DResult, layout: str = "world") -> list[PersonPose]:
+    """Everyone present in frame ``t``, with their 2D scores and whether the pose was filled;
+    3D joints in world space for the ``world`` layout, the seeds' display frame for ``slots``."""
     return [
         PersonPose(
             track_id=tr2.track_id,
             keypoints_2d=tr2.h36m[t],
-            keypoints_3d=tr3.world[t],
+            keypoints_3d=(tr3.world if layout == "world" else tr3.display)[t],
             scores_2d=tr2.h36m_scores[t],
             filled=bool(tr2.state[t] == FrameState.FILLED),
         )
@@ -87,6 +90,11 @@ def write_side_by_side(
         if gif is not None and t in gif_frames:
             gif.write(image)
 
+    layout = renderer.config.layout
+    scene = None
+    if layout == "world":  # one view and floor for the whole clip, fitted to every path
+        scene = WorldScene.from_tracks({tr.track_id: tr.world[:, 0] for tr in pose3d.tracks}, float(meta.fps),
+                                       [tr.world for tr in pose3d.tracks])  # fmt: skip
     frames = Prefetch(read_frames(video), depth=8, name="decode-render")
     sink: BackgroundSink[tuple[int, np.ndarray]] = BackgroundSink(encode, depth=8, name="encode")
     try:
@@ -98,7 +106,7 @@ def write_side_by_side(
                 if mp4 is None and t not in gif_frames:
                     continue
                 start = time.perf_counter()
-                image = renderer.render(frame, people_at(t, pose2d, pose3d))
+                image = renderer.render(frame, people_at(t, pose2d, pose3d, layout), scene=scene, frame_index=t)
                 times.add("render", time.perf_counter() - start)
                 sink.put((t, image))
         sink.close()

@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-STAGES = ("setup", "decode", "detect", "track", "crop", "2d", "lift", "render", "encode", "io", "idle")
+STAGES = ("setup", "decode", "detect", "track", "crop", "2d", "lift", "render", "encode", "io", "export", "idle")
 #: Stages that are model forward passes (the rest is overhead the pipeline should hide).
 MODEL_STAGES = ("detect", "2d", "lift")
 #: Stages that run in background threads, beside the main thread.

@@ -77,7 +77,13 @@ def test_keypoint_files(vtest_run: Path) -> None:
         present = p3["state"] > 0
         assert np.isfinite(p3["camera"][present]).all() and np.isnan(p3["camera"][~present]).all()
         assert np.all(p3["camera"][present][:, 0] == 0)  # root-relative
-        assert np.allclose(np.nanmin(p3["world"][present][..., 2], axis=-1), 0, atol=1e-5)  # on the floor
+        assert np.allclose(np.nanmin(p3["display"][present][..., 2], axis=-1), 0, atol=1e-5)  # on the floor
+        # Placed in the scene: camera joints = relative + root, world = the ground transform of them.
+        cam_joints = p3["camera"] + p3["root"][..., None, :]
+        assert np.allclose(p3["camera_joints"][present], cam_joints[present], atol=1e-5)
+        m = p3["world_from_camera"]
+        assert np.allclose(p3["world"][present], cam_joints[present] @ m[:3, :3].T + m[:3, 3], atol=1e-4)
+        assert (p3["root"][present][:, 2] > 0).all() and np.isnan(p3["world"][~present]).all()
         camera, ids = p3["camera"], p3["track_ids"]
     data = json.loads((vtest_run / "pose3d.json").read_text())
     assert data["video"]["fps"] == "10/1" and len(data["joints"]) == 17 and "metres" in data["units"]

@@ -12,7 +12,8 @@ import torch
 
 from demo.display_frame import camera_to_world, world_for_display
 from demo.pose2d import Pose2DResult, Track2D, VideoMeta
-from demo.pose3d import lift_tracks
+from demo.motion.smoothing import smooth_series, smoothing_preset
+from demo.pose3d import MotionOptions, lift_tracks
 from demo.track import FrameState
 from lifter.checkpoints import load_lifter
 from lifter.inference import LiftOptions
@@ -51,8 +52,11 @@ def pose2d() -> Pose2DResult:
     return Pose2DResult(video, [_track2d(3, a, 1), _track2d(7, b, 2)], {})
 
 
+RAW = MotionOptions(smooth=smoothing_preset("none"))
+
+
 def test_tracks_are_lifted_in_present_segments(pose2d, stcformer) -> None:
-    result = lift_tracks(pose2d, stcformer, LiftOptions(batch_size=6), lifter_name="fixture", progress=False)
+    result = lift_tracks(pose2d, stcformer, LiftOptions(batch_size=6), RAW, lifter_name="fixture", progress=False)
     a, b = result.tracks
     assert np.isnan(a.camera[15:19]).all() and np.isnan(b.camera[:4]).all() and np.isnan(b.camera[25:]).all()
     assert np.isfinite(a.camera[a.present]).all() and np.isfinite(b.camera[b.present]).all()
@@ -61,10 +65,49 @@ def test_tracks_are_lifted_in_present_segments(pose2d, stcformer) -> None:
     alone = [r.camera for r in lift_2d_tracks(segments, 1280, 720, stcformer)]
     assert np.abs(a.camera[:15] - alone[0]).max() <= TOL and np.abs(a.camera[19:] - alone[1]).max() <= TOL
     assert np.abs(b.camera[4:25] - alone[2]).max() <= TOL
-    assert np.abs(a.world[a.present] - world_for_display(a.camera[a.present])).max() <= TOL
-    assert np.isnan(a.world[~a.present]).all()
+    assert np.abs(a.display[a.present] - world_for_display(a.camera[a.present])).max() <= TOL
+    assert np.isnan(a.display[~a.present]).all() and np.isnan(a.world[~a.present]).all()
     assert result.lifter == {"name": "fixture", "family": "stcformer", "window": 27, "mode": "centre", "flip": True,
                              "precision": "fp32"}  # fmt: skip
+
+
+def test_2d_is_smoothed_per_segment_before_lifting(pose2d, stcformer) -> None:
+    result = lift_tracks(pose2d, stcformer, progress=False)  # default: light smoothing
+    a = result.tracks[0]
+    raw = pose2d.tracks[0]
+    expected, _ = smooth_series(np.where(raw.present[:, None, None], raw.h36m, np.nan), raw.present, 25.0,
+                                smoothing_preset("light"))  # fmt: skip
+    assert np.abs(a.keypoints_2d[a.present] - expected[a.present]).max() <= 1e-3
+    assert not np.allclose(a.keypoints_2d[a.present], raw.h36m[a.present])  # it did smooth
+    alone = lift_2d_tracks([a.keypoints_2d[:15], a.keypoints_2d[19:]], 1280, 720, stcformer)
+    assert np.abs(a.camera[:15] - alone[0].camera).max() <= TOL
+    assert result.smoothing["keypoints_2d"].startswith("savgol")
+
+
+def test_people_are_placed_in_camera_and_world_space(pose2d, stcformer, tmp_path: Path) -> None:
+    result = lift_tracks(pose2d, stcformer, progress=False)
+    for tr in result.tracks:
+        assert np.isfinite(tr.root[tr.present]).all() and np.isnan(tr.root[~tr.present]).all()
+        assert (tr.root[tr.present, 2] > 0).all()  # in front of the camera
+        assert np.allclose(tr.camera_joints, tr.camera + tr.root[:, None], equal_nan=True)
+        assert np.allclose(tr.world, result.ground.to_world(tr.camera_joints), equal_nan=True, atol=1e-5)
+    result.save(tmp_path)
+    with np.load(tmp_path / "pose3d.npz") as npz:
+        assert npz["root"].shape == (2, T, 3) and npz["display"].shape == npz["camera_joints"].shape == (2, T, 17, 3)
+        k, m = npz["intrinsics"], npz["world_from_camera"]
+        assert k[0, 0] == pytest.approx(result.camera.focal_px) and k[:2, 2] == pytest.approx([640, 360])
+        cam = npz["camera_joints"][0, 0]
+        assert np.allclose(cam @ m[:3, :3].T + m[:3, 3], npz["world"][0, 0], atol=1e-4)
+    data = json.loads((tmp_path / "pose3d.json").read_text())
+    assert data["camera"]["fov_deg"] == pytest.approx(65.0) and "world_from_camera" in data["ground"]
+    assert len(data["tracks"][0]["root"]) == T - 4
+
+
+def test_bad_focal_is_a_user_error(pose2d, stcformer) -> None:
+    from core.errors import UserError
+
+    with pytest.raises(UserError, match="--focal"):
+        lift_tracks(pose2d, stcformer, motion=MotionOptions(focal=-1.0), progress=False)
 
 
 def test_scores_are_in_both_exports(pose2d, stcformer, tmp_path: Path) -> None:

@@ -1,5 +1,6 @@
-"""The side-by-side renderer: sizes, colours, the 3D view's projection, robustness, faded
-low-score joints and interpolated poses (speed: bench/bench_render.py)."""
+"""The side-by-side renderer in the slots layout (the world layout: test_render_world.py):
+sizes, colours, the 3D view's projection, robustness, faded low-score joints and
+interpolated poses (speed: bench/bench_render.py)."""
 from __future__ import annotations
 
 import numpy as np
@@ -26,6 +27,8 @@ STANDING = np.array([
     [-0.18, 0.00, 1.41], [-0.40, 0.00, 1.20], [-0.55, 0.04, 1.05],
     [0.18, 0.00, 1.41], [0.40, 0.00, 1.20], [0.55, 0.04, 1.05],
 ])  # fmt: skip
+#: The seeds' side-by-side slots, whose 3D keypoints are in the display frame (z up).
+SLOTS = RenderConfig(layout="slots")
 SPINE, RIGHT_THIGH, LEFT_THIGH = H36M_BONES.index((0, 7)), H36M_BONES.index((1, 2)), H36M_BONES.index((4, 5))
 
 
@@ -61,18 +64,18 @@ def bone_midpoint_3d(joints: np.ndarray, bone: int) -> np.ndarray:
 def test_output_size_is_even_and_left_panel_is_the_input() -> None:
     for height, width, panel in ((720, 1280, None), (481, 641, None), (101, 33, 51), (64, 64, 17)):
         frame = background(height, width)
-        renderer = SkeletonRenderer(RenderConfig(panel_width=panel))
+        renderer = SkeletonRenderer(RenderConfig(layout="slots", panel_width=panel))
         out = renderer.render(frame, [])
         assert out.dtype == np.uint8 and out.ndim == 3 and out.shape[2] == 3
         assert out.shape[0] % 2 == 0 and out.shape[1] % 2 == 0
         assert out.shape[0] == height + height % 2 and out.shape[1] > width
         assert out.shape[:2] == renderer.output_size(height, width)
         np.testing.assert_array_equal(out[:height, :width], frame)
-    assert SkeletonRenderer().render(background(), []).shape == (720, 1280 + 960, 3)
+    assert SkeletonRenderer(SLOTS).render(background(), []).shape == (720, 1280 + 960, 3)
 
 
 def test_empty_panel_still_has_the_grid() -> None:
-    config = RenderConfig()
+    config = SLOTS
     out = SkeletonRenderer(config).render(background(), [])
     panel = out[:, 1280:]
     off_background = (panel != config.panel_colour).any(axis=2)
@@ -83,7 +86,7 @@ def test_empty_panel_still_has_the_grid() -> None:
 
 
 def test_3d_panel_draws_the_skeleton() -> None:
-    renderer = SkeletonRenderer()
+    renderer = SkeletonRenderer(SLOTS)
     frame = background()
     empty = renderer.render(frame, [])
     people = [person(4, 640)]
@@ -98,7 +101,7 @@ def test_3d_panel_draws_the_skeleton() -> None:
 
 
 def test_track_colours_match_across_frames_and_panels() -> None:
-    renderer = SkeletonRenderer()
+    renderer = SkeletonRenderer(SLOTS)
     walking = STANDING.copy()
     walking[[2, 3], 1] += 0.2  # a different pose in the second frame
     frames = [
@@ -116,7 +119,7 @@ def test_track_colours_match_across_frames_and_panels() -> None:
 
 
 def test_left_right_and_people_get_different_colours() -> None:
-    renderer = SkeletonRenderer()
+    renderer = SkeletonRenderer(SLOTS)
     people = [person(0, 640)]
     out = renderer.render(background(), people)
     joints = renderer.layout_3d(people, 720, 1280)[0]
@@ -133,7 +136,7 @@ def test_left_right_and_people_get_different_colours() -> None:
 
 
 def test_missing_and_outside_joints_are_skipped_without_crashing() -> None:
-    renderer = SkeletonRenderer()
+    renderer = SkeletonRenderer(SLOTS)
     frame = background()
     reference = person(1, 640)
     nan_knee = person(1, 640)
@@ -165,7 +168,7 @@ def test_missing_and_outside_joints_are_skipped_without_crashing() -> None:
 
 
 def test_coco_keypoints_draw_coco_bones() -> None:
-    renderer = SkeletonRenderer()
+    renderer = SkeletonRenderer(SLOTS)
     frame = background()
     # COCO joints taken from the standing H36M pose; eyes and ears spread around the head.
     from_h36m = [9, 10, 10, 10, 10, 11, 14, 12, 15, 13, 16, 4, 1, 5, 2, 6, 3]
@@ -181,15 +184,15 @@ def test_coco_keypoints_draw_coco_bones() -> None:
 
 def test_render_is_deterministic() -> None:
     people = [person(1, 300), person(2, 700), person(9, 1000)]
-    first = SkeletonRenderer().render(background(), people)
-    renderer = SkeletonRenderer()
+    first = SkeletonRenderer(SLOTS).render(background(), people)
+    renderer = SkeletonRenderer(SLOTS)
     renderer.render(background(), [person(4, 500)])  # caches from another frame must not leak in
     np.testing.assert_array_equal(renderer.render(background(), people), first)
     np.testing.assert_array_equal(renderer.render(background(), people), first)
 
 
 def test_people_are_placed_left_to_right_and_zoom_only_beyond_the_slots() -> None:
-    renderer = SkeletonRenderer(RenderConfig(slots=3))
+    renderer = SkeletonRenderer(RenderConfig(layout="slots", slots=3))
 
     def placed(people: list[PersonPose]) -> list[np.ndarray]:
         return [j for j in renderer.layout_3d(people, 720, 1280) if j is not None]
@@ -212,7 +215,7 @@ def test_straight_up_projects_upward() -> None:
     plane, depth = view.project(np.array([[0.0, 0.0, 0.0], [0.0, 0.0, 1.0]]))
     assert plane[1, 1] > plane[0, 1] and abs(plane[1, 0] - plane[0, 0]) < 1e-12
     assert (depth > 0).all()
-    joints = SkeletonRenderer().layout_3d([person(1, 640)], 720, 1280)[0]
+    joints = SkeletonRenderer(SLOTS).layout_3d([person(1, 640)], 720, 1280)[0]
     assert joints[10, 1] < joints[0, 1] < joints[3, 1]  # head above pelvis above ankle, in pixels
 
 
@@ -269,7 +272,7 @@ def test_person_pose_rejects_wrong_shapes() -> None:
     with pytest.raises(ValueError, match="keypoints_3d"):
         PersonPose(1, None, np.zeros((17, 2)))
     with pytest.raises(ValueError, match="uint8"):
-        SkeletonRenderer().render(np.zeros((10, 10, 3), np.float32), [])
+        SkeletonRenderer(SLOTS).render(np.zeros((10, 10, 3), np.float32), [])
 
 
 # ---- confidence and interpolated poses ----------------------------------------------------
@@ -301,7 +304,7 @@ def test_low_score_joint_is_faded_in_both_panels() -> None:
     scores[HEAD] = 0.1  # below the default min_score 0.3
     scores[LEFT_WRIST] = np.nan  # unknown counts as low
     low = person(0, 640, scores_2d=scores)
-    renderer = SkeletonRenderer()
+    renderer = SkeletonRenderer(SLOTS)
     out = renderer.render(grey_frame(), [low])
 
     # front_view: 330 px for 1.7 m, feet at y = 650, x = 640 - 194.1 * X.
@@ -335,7 +338,7 @@ def test_coco_scores_fade_the_matching_3d_joint() -> None:
     scores = np.full(17, 0.95)
     scores[13] = 0.05  # COCO left knee = Human3.6M left knee (5)
     pose = PersonPose(0, xy, STANDING.copy(), scores_2d=scores, skeleton_2d="coco")
-    renderer = SkeletonRenderer()
+    renderer = SkeletonRenderer(SLOTS)
     out = renderer.render(grey_frame(), [pose])
     joints = renderer.layout_3d([pose], 720, 1280)[0]
     # Left tint (255, 217, 140) at 35 % over the panel's (30, 30, 30): (108.75, 95.45, 68.5).
@@ -346,7 +349,7 @@ def test_coco_scores_fade_the_matching_3d_joint() -> None:
 
 
 def test_confident_scores_draw_the_same_picture_as_no_scores() -> None:
-    renderer = SkeletonRenderer()
+    renderer = SkeletonRenderer(SLOTS)
     plain = renderer.render(background(), [person(3, 500), person(4, 900)])
     scored = renderer.render(background(), [person(3, 500, scores_2d=np.full(17, 0.3)),
                                             person(4, 900, scores_2d=np.ones(17, dtype=bool))])
@@ -360,7 +363,7 @@ def samples_along(a: np.ndarray, b: np.ndarray, count: int = 80) -> np.ndarray:
 
 
 def test_filled_frame_is_drawn_differently_from_the_same_pose_detected() -> None:
-    renderer = SkeletonRenderer()
+    renderer = SkeletonRenderer(SLOTS)
     detected, filled = person(0, 640), person(0, 640, filled=True)
     shown = renderer.render(grey_frame(), [detected])
     interpolated = renderer.render(grey_frame(), [filled])
@@ -397,7 +400,8 @@ def test_filled_frame_is_drawn_differently_from_the_same_pose_detected() -> None
     id_columns = np.flatnonzero((interpolated[:320, :1280] == (255, 170, 0)).all(axis=2).sum(axis=0) > 5)
     tag_columns = np.nonzero(tag)[1]
     assert len(id_columns) > 5 and id_columns.min() < tag_columns.min() and id_columns.mean() < tag_columns.mean()
-    assert SkeletonRenderer(RenderConfig(filled_tag="")).render(grey_frame(), [filled])[:, :1280].tolist() != \
+    no_tag = SkeletonRenderer(RenderConfig(layout="slots", filled_tag=""))
+    assert no_tag.render(grey_frame(), [filled])[:, :1280].tolist() != \
         interpolated[:, :1280].tolist()
 
 
@@ -421,7 +425,7 @@ def test_annotator_and_panel_draw_the_two_halves() -> None:
     people = [person(1, 300), person(2, 700, filled=True), person(9, 1000, scores_2d=np.linspace(0, 1, 17))]
     frame = background()
     before = frame.copy()
-    out = SkeletonRenderer().render(frame, people)
+    out = SkeletonRenderer(SLOTS).render(frame, people)
     left = Annotator2D().annotate(frame, people)
     np.testing.assert_array_equal(frame, before)  # a copy unless told to draw in place
     np.testing.assert_array_equal(left, out[:, :1280])

@@ -3,7 +3,7 @@ matplotlib figure saw it (:class:`SeedView`), one slot per person (:class:`Panel
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -27,19 +27,20 @@ class SeedView:
 
     ``project`` returns exactly what ``mpl_toolkits.mplot3d.proj3d.proj_transform`` gives
     for an ``Axes3D`` with the same ``view_init(elev, azim)``, limits (x, y: -radius to
-    radius, z: ``z_range``) and box aspect: a view-plane position (x right, y up) and the
-    depth along the viewing axis (larger is farther).
+    radius around ``centre_xy``, z: ``z_range``) and box aspect: a view-plane position
+    (x right, y up) and the depth along the viewing axis (larger is farther).
     """
 
     def __init__(self, elev: float, azim: float, radius: float, z_range: tuple[float, float],
-                 box_aspect: tuple[float, float, float] | None = None) -> None:
+                 box_aspect: tuple[float, float, float] | None = None,
+                 centre_xy: tuple[float, float] = (0.0, 0.0)) -> None:
         ranges = np.array([2 * radius, 2 * radius, z_range[1] - z_range[0]], dtype=np.float64)
         aspect = ranges.copy() if box_aspect is None else np.asarray(box_aspect, dtype=np.float64)
         aspect = aspect * MPL_BOX_DIAGONAL / np.linalg.norm(aspect)
         #: box units per metre along x, y, z
         self.scale = aspect / ranges
         #: the box centre in metres, which the eye looks at
-        self.centre = np.array([0.0, 0.0, (z_range[0] + z_range[1]) / 2])
+        self.centre = np.array([centre_xy[0], centre_xy[1], (z_range[0] + z_range[1]) / 2])
         e, a = np.deg2rad(elev), np.deg2rad(azim)
         w = np.array([np.cos(e) * np.cos(a), np.cos(e) * np.sin(a), np.sin(e)])  # toward the eye
         u = np.cross([0.0, 0.0, 1.0], w)
@@ -58,13 +59,45 @@ class SeedView:
 
 @dataclass(frozen=True)
 class Stage:
-    """The 3D panel fitted to a number of slots: view-plane -> panel pixels, plus its
+    """The 3D panel fitted to what it must show: view-plane -> panel pixels, plus its
     background (the ground grid)."""
 
     pixels_per_unit: float
     origin: tuple[float, float]  # panel pixel of view-plane (0, 0)
-    slot_step: np.ndarray  # (3,) metres between neighbouring slots
     background: np.ndarray  # (H, panel_width, 3) uint8
+    #: (3,) metres between neighbouring slots (the slots layout; zero in the world layout)
+    slot_step: np.ndarray = field(default_factory=lambda: np.zeros(3))
+
+    @staticmethod
+    def fitted(plane: np.ndarray, height: int, width: int, config: RenderConfig,
+               slot_step: np.ndarray | None = None) -> Stage:
+        """The stage that shows every view-plane point of ``plane`` (``(n, 2)``) as large as
+        fits in ``height`` x ``width`` less the margin, centred; its background is the bare
+        panel colour."""
+        lo, hi = plane.min(axis=0), plane.max(axis=0)
+        span = np.maximum(hi - lo, 1e-9)
+        ppu = min(width * (1 - 2 * config.margin) / span[0], height * (1 - 2 * config.margin) / span[1])
+        mid = (lo + hi) / 2
+        background = np.empty((height, width, 3), dtype=np.uint8)
+        background[:] = config.panel_colour
+        return Stage(pixels_per_unit=float(ppu), origin=(width / 2 - mid[0] * ppu, height / 2 + mid[1] * ppu),
+                     background=background, slot_step=np.zeros(3) if slot_step is None else slot_step)
+
+    def project(self, view: SeedView, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(..., 3)`` metres -> ``(..., 2)`` panel pixels (NaN at or behind the eye, where
+        the perspective divide would mirror them) and ``(...)`` depths."""
+        plane, depth = view.project(points)
+        pixels = self.to_pixels(plane)
+        pixels[depth <= 1e-6] = np.nan
+        return pixels, depth
+
+    def draw_floor(self, view: SeedView, lines: np.ndarray, outline: np.ndarray, config: RenderConfig) -> None:
+        """Grid ``lines`` (``(n, 2, 3)`` metres, start and end) and the closed ``outline``
+        (``(k, 3)`` metres) on the background, in the grid and border colours."""
+        ends = self.project(view, lines)[0]
+        draw.segments(self.background, ends[:, 0], ends[:, 1], [config.grid_colour] * len(lines), 1)
+        ring = self.project(view, outline)[0]
+        draw.segments(self.background, ring, np.roll(ring, -1, axis=0), [config.border_colour] * len(ring), 1)
 
     def to_pixels(self, plane: np.ndarray) -> np.ndarray:
         out = np.empty_like(plane)
@@ -126,10 +159,7 @@ class Panel3D:
         with_3d.sort(key=order)
         poses = np.stack([people[i].keypoints_3d for i in with_3d])  # (n, 17, 3) metres
         poses = poses - _ground_anchor(poses)[:, None, :] + stage.slot_offsets(len(with_3d))[:, None, :]
-        plane, depth = self.view.project(poses)
-        pixels = stage.to_pixels(plane)
-        # A joint at or behind the eye has no image (the perspective divide would mirror it).
-        pixels[depth <= 1e-6] = np.nan
+        pixels, depth = stage.project(self.view, poses)
         return stage, [Placed(i, pixels[k], depth[k]) for k, i in enumerate(with_3d)]
 
     def stage(self, height: int, width: int, slots: int) -> Stage:
@@ -140,43 +170,7 @@ class Panel3D:
 
     def draw(self, panel: np.ndarray, people: Sequence[PersonPose], placed: Sequence[Placed]) -> None:
         """Everyone's bones (and id labels) on ``panel``, the stage's background."""
-        if not placed:
-            return
-        c = self.config
-        strokes = Strokes.for_height(c, panel.shape[0])
-        line = strokes.line_3d
-        starts, ends, depths, colours = [], [], [], []
-        for p in placed:
-            person = people[p.index]
-            by_side = self.palette.colours(person.track_id).by_side
-            confident = person.confident_3d(c.min_score)
-            solid = confident[_BONES[:, 0]] & confident[_BONES[:, 1]]
-            a, b = p.pixels[_BONES[:, 0]], p.pixels[_BONES[:, 1]]
-            depth = (p.depth[_BONES[:, 0]] + p.depth[_BONES[:, 1]]) / 2
-            bgr = [by_side[side] if ok else mix(by_side[side], c.panel_colour, c.faded_opacity)
-                   for side, ok in zip(H36M_BONE_SIDES, solid)]
-            if person.filled:
-                a, b, owner = draw.dashes(a, b, *draw.dash_pattern(line))
-                depth, bgr = depth[owner], [bgr[k] for k in owner]
-            starts.append(a)
-            ends.append(b)
-            depths.append(depth)
-            colours += bgr
-        depth = np.concatenate(depths)
-        # Painter's order, far bones first, so a near arm covers the torso behind it.
-        far_first = np.argsort(-np.nan_to_num(depth, nan=0.0), kind="stable")
-        draw.segments(panel, np.concatenate(starts)[far_first], np.concatenate(ends)[far_first],
-                      [colours[k] for k in far_first], line)
-        if c.show_ids:
-            for p in placed:
-                finite = p.pixels[np.isfinite(p.pixels).all(axis=1)]
-                if len(finite):
-                    person = people[p.index]
-                    colours_ = self.palette.colours(person.track_id)
-                    centre_x = (finite[:, 0].min() + finite[:, 0].max()) / 2
-                    anchor = (float(centre_x), float(finite[:, 1].min()) - 2 * line)
-                    draw.label(panel, str(person.track_id), anchor, colours_.base, colours_.text,
-                               strokes.font_scale, tag=c.filled_tag if person.filled else "")
+        paint_people(panel, people, placed, self.config, self.palette)
 
     def _build_stage(self, height: int, width: int, slots: int) -> Stage:
         c, view = self.config, self.view
@@ -191,30 +185,61 @@ class Panel3D:
 
         corners = np.array([floor_point(a, d, z) for a in (-half_w, half_w) for d in (-half_d, half_d)
                             for z in (floor, max(c.headroom, c.z_range[1]))])
-        plane, _ = view.project(corners)
-        lo, hi = plane.min(axis=0), plane.max(axis=0)
-        ppu = min(width * (1 - 2 * c.margin) / (hi[0] - lo[0]), height * (1 - 2 * c.margin) / (hi[1] - lo[1]))
-        mid = (lo + hi) / 2
-        stage = Stage(
-            pixels_per_unit=float(ppu),
-            origin=(width / 2 - mid[0] * ppu, height / 2 + mid[1] * ppu),
-            slot_step=across * 2 * c.radius,
-            background=np.empty((height, width, 3), dtype=np.uint8),
-        )
-        stage.background[:] = c.panel_colour
+        stage = Stage.fitted(view.project(corners)[0], height, width, c, slot_step=across * 2 * c.radius)
 
         # Grid lines: parallel to the slot row, then across it; the outline on top.
         steps_w = int(round(2 * half_w / c.grid_step))
         steps_d = int(round(2 * half_d / c.grid_step))
         lines = [(floor_point(-half_w, d), floor_point(half_w, d)) for d in np.linspace(-half_d, half_d, steps_d + 1)]
         lines += [(floor_point(a, -half_d), floor_point(a, half_d)) for a in np.linspace(-half_w, half_w, steps_w + 1)]
-        ends = stage.to_pixels(view.project(np.array(lines))[0])
-        draw.segments(stage.background, ends[:, 0], ends[:, 1], [c.grid_colour] * len(lines), 1)
         outline = np.array([floor_point(a, d) for a, d in
                             ((-half_w, -half_d), (half_w, -half_d), (half_w, half_d), (-half_w, half_d))])
-        ring = stage.to_pixels(view.project(outline)[0])
-        draw.segments(stage.background, ring, np.roll(ring, -1, axis=0), [c.border_colour] * 4, 1)
+        stage.draw_floor(view, np.array(lines), outline, c)
         return stage
+
+
+def paint_people(panel: np.ndarray, people: Sequence[PersonPose], placed: Sequence[Placed], config: RenderConfig,
+                 palette: Palette) -> None:
+    """Everyone ``placed`` on ``panel``: bones far to near across all people (painter's
+    order), faded where a joint's 2D score is low, dashed for interpolated poses, then the
+    id labels above each person (shared by both layouts)."""
+    if not placed:
+        return
+    c = config
+    strokes = Strokes.for_height(c, panel.shape[0])
+    line = strokes.line_3d
+    starts, ends, depths, colours = [], [], [], []
+    for p in placed:
+        person = people[p.index]
+        by_side = palette.colours(person.track_id).by_side
+        confident = person.confident_3d(c.min_score)
+        solid = confident[_BONES[:, 0]] & confident[_BONES[:, 1]]
+        a, b = p.pixels[_BONES[:, 0]], p.pixels[_BONES[:, 1]]
+        depth = (p.depth[_BONES[:, 0]] + p.depth[_BONES[:, 1]]) / 2
+        bgr = [by_side[side] if ok else mix(by_side[side], c.panel_colour, c.faded_opacity)
+               for side, ok in zip(H36M_BONE_SIDES, solid)]
+        if person.filled:
+            a, b, owner = draw.dashes(a, b, *draw.dash_pattern(line))
+            depth, bgr = depth[owner], [bgr[k] for k in owner]
+        starts.append(a)
+        ends.append(b)
+        depths.append(depth)
+        colours += bgr
+    depth = np.concatenate(depths)
+    # Painter's order, far bones first, so a near arm covers the torso behind it.
+    far_first = np.argsort(-np.nan_to_num(depth, nan=0.0), kind="stable")
+    draw.segments(panel, np.concatenate(starts)[far_first], np.concatenate(ends)[far_first],
+                  [colours[k] for k in far_first], line)
+    if c.show_ids:
+        for p in placed:
+            finite = p.pixels[np.isfinite(p.pixels).all(axis=1)]
+            if len(finite):
+                person = people[p.index]
+                colours_ = palette.colours(person.track_id)
+                centre_x = (finite[:, 0].min() + finite[:, 0].max()) / 2
+                anchor = (float(centre_x), float(finite[:, 1].min()) - 2 * line)
+                draw.label(panel, str(person.track_id), anchor, colours_.base, colours_.text,
+                           strokes.font_scale, tag=c.filled_tag if person.filled else "")
 
 
 def _ground_anchor(poses: np.ndarray) -> np.ndarray:

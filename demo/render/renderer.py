@@ -8,9 +8,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from .annotate_2d import Annotator2D
-from .panel_3d import Panel3D, SeedView
+from .panel_3d import Panel3D, Placed, SeedView, Stage
 from .pose import PersonPose
 from .style import Palette, PersonColours, RenderConfig
+from .world_panel import WorldPanel, WorldScene, WorldStage
 
 
 @dataclass(frozen=True)
@@ -29,8 +30,13 @@ class SkeletonRenderer:
     """Draws side-by-side frames; style fixed at construction, stateless between frames.
 
     Composes a :class:`Palette` (colours by track id, shared by both panels), an
-    :class:`Annotator2D` (left panel) and a :class:`Panel3D` (right panel). Layouts,
-    fitted views and grid backgrounds are cached per input size and slot count.
+    :class:`Annotator2D` (left panel) and, for the right panel, a :class:`WorldPanel`
+    (``RenderConfig.layout`` "world") or a :class:`Panel3D` ("slots"). Layouts, fitted
+    views and grid backgrounds are cached per input size and slot count, or per clip
+    (:class:`WorldScene`) and input size.
+
+    The layouts take different 3D keypoints in :class:`PersonPose`: world metres (Y up,
+    floor y = 0) for "world", the display frame (z up) for "slots".
     """
 
     def __init__(self, config: RenderConfig | None = None) -> None:
@@ -38,11 +44,13 @@ class SkeletonRenderer:
         self.palette = Palette(self.config)
         self.annotator = Annotator2D(self.config, self.palette)
         self.panel = Panel3D(self.config, self.palette)
+        self.world = WorldPanel(self.config, self.palette)
         self._layouts: dict[tuple[int, int], FrameLayout] = {}
 
     @property
     def view(self) -> SeedView:
-        """The 3D panel's projection."""
+        """The slots layout's projection (the world layout's is fitted per clip:
+        ``self.world.stage(scene, height, panel_width).view``)."""
         return self.panel.view
 
     def colours(self, track_id: int) -> PersonColours:
@@ -64,12 +72,13 @@ class SkeletonRenderer:
         layout = self.layout(height, width)
         return layout.out_height, layout.out_width
 
-    def layout_3d(self, people: Sequence[PersonPose], height: int, width: int) -> list[np.ndarray | None]:
+    def layout_3d(self, people: Sequence[PersonPose], height: int, width: int, *,
+                  scene: WorldScene | None = None) -> list[np.ndarray | None]:
         """Where each person's 3D joints land in the output frame: ``(17, 2)`` pixels
         (x, y), NaN for missing joints, None for people without 3D keypoints; aligned with
-        ``people``."""
+        ``people``. The world layout needs the clip's ``scene``."""
         layout = self.layout(height, width)
-        _, placed = self.panel.place(people, height, layout.panel_width)
+        _, placed = self._place(people, height, layout.panel_width, scene, 0)
         out: list[np.ndarray | None] = [None] * len(people)
         for p in placed:
             shifted = p.pixels.copy()
@@ -77,30 +86,58 @@ class SkeletonRenderer:
             out[p.index] = shifted
         return out
 
-    def render(self, frame: np.ndarray, people: Sequence[PersonPose]) -> np.ndarray:
+    def render(self, frame: np.ndarray, people: Sequence[PersonPose], *, scene: WorldScene | None = None,
+               frame_index: int | None = None) -> np.ndarray:
         """One output frame.
 
         Args:
             frame: ``(H, W, 3)`` uint8 BGR input frame (not modified).
-            people: the people visible in this frame, any number, in any order.
+            people: the people visible in this frame, any number, in any order; their
+                ``keypoints_3d`` in world metres (world layout) or the display frame (slots).
+            scene: the clip's :class:`WorldScene` (the same object for every frame of a
+                clip, so its fitted view and grid are reused); required by the world
+                layout, ignored by the slots layout.
+            frame_index: this frame's index in the clip, where the trails end; required
+                by the world layout, ignored by the slots layout.
 
         Returns:
             ``(H', W + panel_width, 3)`` uint8 BGR with H' = H rounded up to even; the
             input with 2D skeletons at columns ``[0, W)``, the 3D panel to its right.
+
+        Raises:
+            ValueError: a frame that is not ``(H, W, 3)`` uint8, or the world layout
+                without ``scene`` and ``frame_index`` (or an index outside the scene).
         """
         if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
             raise ValueError(f"frame must be (H, W, 3) uint8 BGR, got {frame.shape} {frame.dtype}")
         h, w = frame.shape[:2]
         layout = self.layout(h, w)
-        stage, placed = self.panel.place(people, h, layout.panel_width)
+        stage, placed = self._place(people, h, layout.panel_width, scene, frame_index)
+        background = stage.stage.background if isinstance(stage, WorldStage) else stage.background
 
         out = np.empty((layout.out_height, layout.out_width, 3), dtype=np.uint8)
         out[:h, :w] = frame
-        out[:h, w:] = stage.background
+        out[:h, w:] = background
         if layout.out_height > h:  # odd input height: pad a row below each panel
             out[h:, :w] = 0
             out[h:, w:] = self.config.panel_colour
         left = out[:h, :w]
         self.annotator.annotate(left, people, out=left)  # in place
-        self.panel.draw(out[:h, w:], people, placed)
+        if isinstance(stage, WorldStage):
+            self.world.draw(out[:h, w:], people, placed, stage, int(frame_index or 0))
+        else:
+            self.panel.draw(out[:h, w:], people, placed)
         return out
+
+    def _place(self, people: Sequence[PersonPose], height: int, panel_width: int, scene: WorldScene | None,
+               frame_index: int | None) -> tuple[WorldStage | Stage, list[Placed]]:
+        """The layout's stage and people, after checking the world layout got its scene."""
+        if self.config.layout == "slots":
+            return self.panel.place(people, height, panel_width)
+        if not isinstance(scene, WorldScene) or frame_index is None:
+            raise ValueError("the world layout needs the clip's WorldScene and the frame index: "
+                             "render(frame, people, scene=..., frame_index=...) "
+                             "(or RenderConfig(layout='slots'))")
+        if frame_index < 0 or (scene.num_frames and frame_index >= scene.num_frames):
+            raise ValueError(f"frame_index {frame_index} is outside the scene's {scene.num_frames} frames")
+        return self.world.place(people, scene, height, panel_width)

@@ -25,6 +25,9 @@ DEFAULT_PALETTE: tuple[BGR, ...] = (
     (180, 120, 255),  # pink
 )
 
+#: The 3D panel's layouts (``RenderConfig.layout``); the first is the default.
+LAYOUTS: tuple[str, ...] = ("world", "slots")
+
 
 @dataclass(frozen=True)
 class RenderConfig:
@@ -55,6 +58,19 @@ class RenderConfig:
         show_ids: draw each person's track id next to them in both panels.
         filled_tag: text of the tag beside the id of a person whose pose was interpolated
             (``PersonPose.filled``); "" draws none (the dashed bones still show it).
+        layout: how the 3D panel places people. "world": where they stand in the world
+            frame (``PersonPose.keypoints_3d`` in world metres, Y up), in a view fitted once
+            per clip to everyone's whole path (:class:`demo.render.WorldScene`), with a
+            trail of each person's path on the floor. "slots": side by side, one slot each,
+            in the seeds' view (``keypoints_3d`` in the display frame, z up).
+        trail_seconds: how far back the world layout's floor trails reach; 0 draws none.
+        world_elev, world_azim: the world layout's view angles in degrees, in the panel
+            frame (x = world x, y = -world z, z = world y): azim -90 would look along the
+            camera's axis; -75 looks from the camera's side turned 15 degrees to the right,
+            so the video's left stays on the panel's left while a path toward the camera
+            shows beside the body instead of behind it.
+        world_min_extent: the smallest floor area in metres (each way) the world view
+            frames, so a lone person standing still is not blown up to the panel's size.
     """
 
     panel_width: int | None = None
@@ -79,8 +95,18 @@ class RenderConfig:
     faded_opacity: float = 0.35
     show_ids: bool = True
     filled_tag: str = "interp."
+    layout: str = "world"
+    trail_seconds: float = 3.0
+    world_elev: float = 25.0
+    world_azim: float = -75.0
+    world_min_extent: float = 2.0
 
     def __post_init__(self) -> None:
+        if self.layout not in LAYOUTS:
+            raise ValueError(f"layout must be one of {', '.join(LAYOUTS)}, got {self.layout!r}")
+        if not (self.trail_seconds >= 0 and self.world_min_extent > 0):
+            raise ValueError(f"trail_seconds must be >= 0 and world_min_extent > 0, got "
+                             f"{self.trail_seconds}, {self.world_min_extent}")
         if self.radius <= 0 or self.z_range[1] <= self.z_range[0]:
             raise ValueError(f"radius must be > 0 and z_range increasing, got {self.radius}, {self.z_range}")
         if self.slots < 1 or not self.palette:

@@ -1,0 +1,1 @@
+"""Motion after lifting: camera, trajectory, ground, smoothing."""
