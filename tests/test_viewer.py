@@ -94,7 +94,7 @@ def make_result(num_frames: int, people: list[tuple[int, np.ndarray, np.ndarray]
         world[state == 0] = np.nan
         cam = (world @ ground.rotation) + ground.origin  # world -> camera space
         root = cam[:, 0]
-        scores = np.where(state[:, None] > 0, 0.9, np.nan).astype(np.float32)
+        scores = np.where(state[:, None] > 0, np.full((len(state), 17), 0.9), np.nan).astype(np.float32)
         tracks.append(Track3D(
             track_id=track_id, state=state.astype(np.uint8), camera=(cam - root[:, None]).astype(np.float32),
             root=root.astype(np.float32), world=world.astype(np.float32), display=world.astype(np.float32),
