@@ -33,10 +33,11 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # run as a script from anywhere; the repo is not installed
 
-from demo.render import PersonPose, RenderConfig, SkeletonRenderer  # noqa: E402
-from core.joints import H36M_BONE_SIDES, H36M_BONES, Side  # noqa: E402
-from demo.video import H264Writer, VideoInfo, read_frames  # noqa: E402
-from seeds_demo import composite  # noqa: E402 - bench/ is on sys.path when run as a script
+from seeds_demo import composite
+
+from core.joints import H36M_BONE_SIDES, H36M_BONES, Side
+from demo.render import PersonPose, RenderConfig, SkeletonRenderer
+from demo.video import H264Writer, VideoInfo, read_frames
 
 CLIP = REPO.parent / "shared" / "media" / "vtest_15s.mp4"
 SIZE = (1280, 720)  # (width, height) of the benchmark frames

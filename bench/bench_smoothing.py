@@ -40,7 +40,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from demo.motion.smoothing import PRESETS, SmoothingConfig, smooth_series  # noqa: E402
+from demo.motion.smoothing import PRESETS, SmoothingConfig, smooth_series
 
 WIDTH, HEIGHT, FOCAL = 1920, 1080, 1500.0
 DURATION = 20.0

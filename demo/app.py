@@ -84,7 +84,7 @@ def process_clip(pipeline: Pipeline, video: Path, out_dir: Path) -> ClipReport:
         r = pipeline.process(video, out_dir)
     except UserError as e:
         return ClipReport(video, out_dir, "failed", str(e), seconds=time.perf_counter() - start)
-    except Exception as e:  # noqa: BLE001 - one broken clip must not stop a batch
+    except Exception as e:
         log.error("%s: unexpected error", video, exc_info=True)
         return ClipReport(video, out_dir, "failed", f"internal error: {type(e).__name__}: {e}",
                           seconds=time.perf_counter() - start, error=e)  # fmt: skip

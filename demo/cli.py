@@ -23,6 +23,7 @@ from lifter.cli import report_errors, setup_logging
 from lifter.options import add_lift_arguments, lift_options_from_args
 
 from .app import clip_output_dirs, find_videos, run_clips, summary_table, write_gallery
+from .cluster import add_ray_arguments, ray_options_from_args
 from .detect import DEFAULT_DETECTOR, DetectorConfig
 from .export.fbx import HELP as FBX_HELP
 from .export.fbx import INSTALL_HINT, find_blender
@@ -145,6 +146,8 @@ def build_parser() -> Parser:
                    f"csv (one table: frame, time, person, joint, world x y z, 2D u v, score); {FBX_HELP}")  # fmt: skip
     g.add_argument("--profile", action="store_true", help="print seconds per stage at the end (also in done.json)")
 
+    add_ray_arguments(p.add_argument_group("cluster (Ray, optional: pip install -r requirements-ray.txt)"))
+
     g = p.add_argument_group("logging")
     g.add_argument("-v", "--verbose", action="count", default=0, help="more detail")
     g.add_argument("-q", "--quiet", action="store_true", help="warnings, errors and the summary only; no progress bars")
@@ -223,10 +226,15 @@ def run(args: argparse.Namespace) -> int:
     options = options_from_args(args)
     if args.folder is not None:
         log.info("%d video(s) in %s", len(videos), args.folder)
-    runtime = configure_runtime(options.device, options.threads, options.precision)
-    log.info("device: %s, %d thread(s), precision %s", runtime.device, runtime.threads, runtime.precision)
-    pipeline = Pipeline(options, runtime)
-    reports = run_clips(pipeline, videos, out_dirs)
+    cluster = ray_options_from_args(args)
+    if cluster is not None:
+        from .cluster import run_on_ray  # Ray is imported only with --ray
+
+        reports = run_on_ray(options, videos, out_dirs, cluster)
+    else:
+        runtime = configure_runtime(options.device, options.threads, options.precision)
+        log.info("device: %s, %d thread(s), precision %s", runtime.device, runtime.threads, runtime.precision)
+        reports = run_clips(Pipeline(options, runtime), videos, out_dirs)
     if args.profile:
         _print_profile(reports)
     if args.video is not None:

@@ -27,8 +27,8 @@ from lifter.inference import LiftOptions
 from lifter.registry import LifterModel, lifter_entries, resolve_weights
 
 from .cache import ClipKey, read_saved_key, stale_reason, weights_identity
-from .pose2d import Pose2DConfig, Pose2DResult, Pose2DStage
 from .export.writers import write_exports
+from .pose2d import Pose2DConfig, Pose2DResult, Pose2DStage
 from .pose3d import MotionOptions, Pose3DResult, lift_tracks
 from .render import RenderConfig, SkeletonRenderer
 from .side_by_side import VideoOutputs, write_side_by_side
@@ -242,4 +242,4 @@ def _check_writable(out_dir: Path) -> None:
     temp_path_beside(out_dir / ".write-test").unlink()
 
 
-__all__ = ["DONE_MARKER", "DEFAULT_LIFTER", "ClipResult", "Pipeline", "PipelineOptions"]
+__all__ = ["DEFAULT_LIFTER", "DONE_MARKER", "ClipResult", "Pipeline", "PipelineOptions"]

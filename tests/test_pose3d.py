@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from demo.display_frame import camera_to_world, world_for_display
-from demo.pose2d import Pose2DResult, Track2D, VideoMeta
 from demo.motion.smoothing import smooth_series, smoothing_preset
+from demo.pose2d import Pose2DResult, Track2D, VideoMeta
 from demo.pose3d import MotionOptions, lift_tracks
 from demo.track import FrameState
 from lifter.checkpoints import load_lifter

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from core.joints import COCO_BONES, H36M_BONE_SIDES, H36M_BONES, Side
 from demo.render import (
     MPL_BOX_DIAGONAL,
     MPL_EYE_DISTANCE,
@@ -16,7 +17,6 @@ from demo.render import (
     SkeletonRenderer,
     person_colours,
 )
-from core.joints import COCO_BONES, H36M_BONE_SIDES, H36M_BONES, Side
 
 #: A standing Human3.6M skeleton, (17, 3) metres, z up, facing +y (its right is +x),
 #: arms held away from the body so no bone hides another in either panel.

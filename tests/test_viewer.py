@@ -33,7 +33,13 @@ from demo.pose3d import Pose3DResult, Track3D
 from demo.render.style import Palette, RenderConfig
 from demo.video import H264Writer
 from demo.viewer import GalleryEntry, write_index, write_viewer
-from demo.viewer.data import camera_json, css_colour, pack_person, pack_tracks, unpack_person
+from demo.viewer.data import (
+    camera_json,
+    css_colour,
+    pack_person,
+    pack_tracks,
+    unpack_person,
+)
 from demo.viewer.page import json_for_script, viewer_data
 
 from .conftest import REPO
@@ -249,7 +255,7 @@ def browser() -> Iterator[object]:
         driver.quit()
 
 
-def open_page(driver, path: Path) -> None:  # noqa: ANN001 - a selenium WebDriver
+def open_page(driver, path: Path) -> None:
     """Load ``path`` from file:// and wait for the viewer to start; logs drained first."""
     driver.get_log("browser"), driver.get_log("performance")
     driver.get(path.resolve().as_uri())
@@ -262,7 +268,7 @@ def open_page(driver, path: Path) -> None:  # noqa: ANN001 - a selenium WebDrive
     assert ok is True, ok
 
 
-def wait_for(driver, script: str, timeout: float = 10.0) -> object:  # noqa: ANN001
+def wait_for(driver, script: str, timeout: float = 10.0) -> object:
     """Poll a JS expression until it is truthy; return its value."""
     end = time.monotonic() + timeout
     while time.monotonic() < end:
@@ -273,11 +279,11 @@ def wait_for(driver, script: str, timeout: float = 10.0) -> object:  # noqa: ANN
     raise AssertionError(f"timed out waiting for: {script}")
 
 
-def severe_console(driver) -> list[str]:  # noqa: ANN001
+def severe_console(driver) -> list[str]:
     return [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
 
 
-def requested_urls(driver) -> list[str]:  # noqa: ANN001
+def requested_urls(driver) -> list[str]:
     urls = []
     for entry in driver.get_log("performance"):
         message = json.loads(entry["message"])["message"]
@@ -302,7 +308,7 @@ def expected_joints(track: Track3D, k: int, stride: int = 1) -> np.ndarray:
     return np.round(track.world[first + (k - first) // stride * stride] * 1000) / 1000
 
 
-def test_page_loads_offline_with_no_console_error_and_one_skeleton_per_track(browser, clip) -> None:  # noqa: ANN001
+def test_page_loads_offline_with_no_console_error_and_one_skeleton_per_track(browser, clip) -> None:
     page, result = clip
     open_page(browser, page)
     state = wait_for(browser, "document.getElementById('video').readyState >= 2 && viewer.state()")
@@ -315,7 +321,7 @@ def test_page_loads_offline_with_no_console_error_and_one_skeleton_per_track(bro
     assert severe_console(browser) == []
 
 
-def test_seek_shows_the_exported_joints_of_that_frame(browser, clip) -> None:  # noqa: ANN001
+def test_seek_shows_the_exported_joints_of_that_frame(browser, clip) -> None:
     page, result = clip
     open_page(browser, page)
     for k in (0, 17, 22, 32, 59):
@@ -337,7 +343,7 @@ def test_seek_shows_the_exported_joints_of_that_frame(browser, clip) -> None:  #
     assert severe_console(browser) == []
 
 
-def test_playing_advances_frames_and_the_slider_follows_the_video(browser, clip) -> None:  # noqa: ANN001
+def test_playing_advances_frames_and_the_slider_follows_the_video(browser, clip) -> None:
     page, _ = clip
     open_page(browser, page)
     browser.execute_script("viewer.seek(0); viewer.play();")
@@ -368,7 +374,7 @@ def test_playing_advances_frames_and_the_slider_follows_the_video(browser, clip)
     assert severe_console(browser) == []
 
 
-def test_toggles_follow_and_picking(browser, clip) -> None:  # noqa: ANN001
+def test_toggles_follow_and_picking(browser, clip) -> None:
     page, result = clip
     open_page(browser, page)
     state = browser.execute_script("viewer.seek(12); viewer.setVisible(5, false); viewer.setTrail(1, false); "
@@ -388,7 +394,7 @@ def test_toggles_follow_and_picking(browser, clip) -> None:  # noqa: ANN001
     assert state["camera"]["position"] == pytest.approx(viewer_data("w", result, None)["view"]["eye"])
 
 
-def test_screenshot_is_not_blank(browser, clip, tmp_path: Path) -> None:  # noqa: ANN001
+def test_screenshot_is_not_blank(browser, clip, tmp_path: Path) -> None:
     page, _ = clip
     open_page(browser, page)
     wait_for(browser, "document.getElementById('video').readyState >= 2")
@@ -414,7 +420,7 @@ def test_screenshot_is_not_blank(browser, clip, tmp_path: Path) -> None:  # noqa
         shutil.copy(shot, REPO / "docs" / "viewer.png")
 
 
-def test_without_video_a_timeline_plays_and_a_missing_video_falls_back(browser, tmp_path: Path) -> None:  # noqa: ANN001
+def test_without_video_a_timeline_plays_and_a_missing_video_falls_back(browser, tmp_path: Path) -> None:
     result = demo_result(30)
     open_page(browser, write_viewer(tmp_path, "novideo", result, video_file=None))
     state = browser.execute_script("viewer.setSpeed(4); viewer.play(); return viewer.state();")
@@ -428,7 +434,7 @@ def test_without_video_a_timeline_plays_and_a_missing_video_falls_back(browser, 
     browser.get_log("browser")  # the missing file's load error is expected here
 
 
-def test_empty_clip_odd_names_and_the_downsampled_note(browser, tmp_path: Path) -> None:  # noqa: ANN001
+def test_empty_clip_odd_names_and_the_downsampled_note(browser, tmp_path: Path) -> None:
     empty = make_result(20, [])
     open_page(browser, write_viewer(tmp_path, "empty", empty, video_file=None))
     message = browser.execute_script("const e = document.getElementById('empty'); return !e.hidden && e.textContent")
@@ -456,7 +462,7 @@ def test_empty_clip_odd_names_and_the_downsampled_note(browser, tmp_path: Path) 
     np.testing.assert_allclose(state["people"][0]["joints"], expected, atol=1e-5)
 
 
-def test_folder_index_lists_every_clip_and_its_links_resolve(browser, clip, tmp_path: Path) -> None:  # noqa: ANN001
+def test_folder_index_lists_every_clip_and_its_links_resolve(browser, clip, tmp_path: Path) -> None:
     from selenium.webdriver.common.by import By
 
     page, _ = clip
@@ -483,7 +489,7 @@ def test_folder_index_lists_every_clip_and_its_links_resolve(browser, clip, tmp_
     assert severe_console(browser) == []
 
 
-def test_page_has_no_outside_reference(clip) -> None:  # noqa: ANN001
+def test_page_has_no_outside_reference(clip) -> None:
     page, _ = clip
     text = page.read_text()
     assert re.findall(r"""(?:src|href)\s*=\s*["']?https?:""", text) == []
@@ -493,7 +499,7 @@ def test_page_has_no_outside_reference(clip) -> None:  # noqa: ANN001
 # ---- pages written by the app itself ----------------------------------------------------------
 
 
-def test_the_app_writes_a_viewer_per_clip_and_a_gallery(browser, short_clips: Path, confident_yolo: Path,  # noqa: ANN001
+def test_the_app_writes_a_viewer_per_clip_and_a_gallery(browser, short_clips: Path, confident_yolo: Path,
                                                          tmp_path: Path) -> None:  # fmt: skip
     """A folder run with fixture-size models: every clip's page shows its pose3d.npz, and
     OUT/index.html links every clip."""

@@ -172,7 +172,7 @@ def camera_json(camera: Any, ground: Any, scene_centre: np.ndarray | None) -> di
     half_w, half_h = camera.width / (2 * camera.focal_px) * depth, camera.height / (2 * camera.focal_px) * depth
     far = centre + forward * depth
     corners = [far + sx * half_w * right + sy * half_h * up for sx, sy in ((-1, 1), (1, 1), (1, -1), (-1, -1))]
-    r = lambda v: np.round(v, 5).tolist()  # noqa: E731 - a formatting shorthand
+    r = lambda v: np.round(v, 5).tolist()
     return {"centre": r(centre), "right": r(right), "up": r(up), "forward": r(forward),
             "corners": [r(c) for c in corners], "depth": round(depth, 4),
             "focal_px": float(camera.focal_px), "width": int(camera.width), "height": int(camera.height)}  # fmt: skip

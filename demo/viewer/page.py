@@ -78,7 +78,7 @@ def viewer_data(stem: str, pose3d: Any, video_file: str | None, *, palette: Pale
             {"id": p.track_id, **pose_data.person_style(p.track_id, palette), "first": p.first, "count": p.count,
              "bits": p.bits, "deltas": p.deltas, "state": p.state}
             for p in packed
-        ],  # fmt: skip
+        ],
     }
 
 
