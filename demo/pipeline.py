@@ -6,9 +6,11 @@
     result = pipeline.process("clip.mp4", "outputs/clip")  # + every file, done.json last
     result.pose3d.tracks[0].camera                         # (T, 17, 3) metres
 
-Per clip: the 2D stage (:class:`demo.pose2d.Pose2DStage`), lifting of every track
-(:func:`demo.pose3d.lift_tracks`) and, with an output folder, the result files, the
-side-by-side video and GIF (:mod:`demo.side_by_side`) and ``done.json`` written last. A clip
+Per clip: the 2D stage (:class:`demo.pose2d.Pose2DStage`), smoothing, lifting and
+placing every track (:func:`demo.pose3d.lift_tracks`) and, with an output folder, the
+result files, the motion exports (:mod:`demo.export.writers`), the side-by-side video and
+GIF (:mod:`demo.side_by_side`), the viewer page (:mod:`demo.viewer`) and ``done.json``
+written last. A clip
 whose ``done.json`` holds the same key (video content, weights, settings; :mod:`demo.cache`)
 is skipped; a changed one is redone and the log says why.
 """
