@@ -5,7 +5,6 @@ error (bad video, missing file) is one line, anything else is logged with its tr
 """
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections import Counter
@@ -16,6 +15,7 @@ from tqdm.auto import tqdm
 
 from core.errors import UserError
 
+from .cache import read_record
 from .pipeline import DONE_MARKER, Pipeline
 from .video import VIDEO_SUFFIXES
 
@@ -115,20 +115,12 @@ def write_gallery(out_root: Path, reports: list[ClipReport]) -> Path:
 
     entries = []
     for r in reports:
-        done = read_done(r.out_dir)
+        done = read_record(r.out_dir / DONE_MARKER)
         frames, fps = done.get("frames"), done.get("fps")
         entries.append(GalleryEntry.for_clip(out_root, r.out_dir, r.video.stem, status=r.status, message=r.message,
                                              people=done.get("people", r.people or None),
                                              duration_s=frames / fps if frames and fps else None))  # fmt: skip
     return write_index(out_root, entries)
-
-
-def read_done(out_dir: Path) -> dict:
-    """A clip's ``done.json`` as a dict, or {} where it is missing or unreadable."""
-    try:
-        return json.loads((out_dir / DONE_MARKER).read_text())
-    except (OSError, ValueError):
-        return {}
 
 
 def summary_table(reports: list[ClipReport]) -> str:

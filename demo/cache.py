@@ -72,20 +72,28 @@ def stale_reason(saved: dict[str, Any] | None, current: ClipKey) -> str | None:
         if old_weights.get(role) != new_weights.get(role):
             return f"the {role} weights changed"
     old_settings, new_settings = saved.get("settings") or {}, now["settings"]
-    changed = sorted(
-        f"{section}.{name}"
-        for section in set(old_settings) | set(new_settings)
-        for name in set((old_settings.get(section) or {})) | set((new_settings.get(section) or {}))
-        if (old_settings.get(section) or {}).get(name) != (new_settings.get(section) or {}).get(name)
-    )
+    changed = []
+    for section in sorted(set(old_settings) | set(new_settings)):
+        old, new = old_settings.get(section, {}), new_settings.get(section, {})
+        if isinstance(old, dict) and isinstance(new, dict):
+            changed += [f"{section}.{name}" for name in sorted(set(old) | set(new)) if old.get(name) != new.get(name)]
+        elif old != new:  # a section that is one value (the list of export formats)
+            changed.append(section)
     if changed:
         return f"settings changed ({', '.join(changed[:4])}{', ...' if len(changed) > 4 else ''})"
     return None
 
 
+def read_record(path: Path) -> dict[str, Any]:
+    """A JSON record (``done.json``, ``pose2d.json``) as a dict; {} where it is missing,
+    unreadable or not an object."""
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return record if isinstance(record, dict) else {}
+
+
 def read_saved_key(path: Path) -> dict[str, Any] | None:
     """The ``key`` recorded in a JSON file (``done.json``, ``pose2d.json``), or None."""
-    try:
-        return json.loads(path.read_text()).get("key")
-    except (OSError, ValueError, AttributeError):
-        return None
+    return read_record(path).get("key")

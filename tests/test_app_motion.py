@@ -14,7 +14,7 @@ from demo.cli import main
 from .test_app import _one_error_line, model_args
 
 
-def test_exports_on_a_real_clip(short_clips: Path, confident_yolo: Path, tmp_path: Path) -> None:
+def test_exports_on_a_real_clip(short_clips: Path, confident_yolo: Path, tmp_path: Path, capsys) -> None:
     out = tmp_path / "out"
     args = ["--video", str(short_clips / "walk_a.mp4"), *model_args(confident_yolo, out), "--no-video",
             "--export", "csv,bvh", "--fov", "50", "--min-track-frames", "3"]  # fmt: skip
@@ -41,6 +41,9 @@ def test_exports_on_a_real_clip(short_clips: Path, confident_yolo: Path, tmp_pat
     done = json.loads((clip / "done.json").read_text())
     assert "walk_a_joints.csv" in done["outputs"] and bvh_files[0].name in done["outputs"]
     assert done["key"]["settings"]["exports"] == ["bvh", "csv"]
+    capsys.readouterr()
+    assert main(args) == 0  # the same run again: the export list in the key compares as equal
+    assert "already done with this video, weights and settings" in capsys.readouterr().out
 
 
 def test_a_person_too_short_for_the_filter_is_left_raw_with_a_warning(short_clips: Path, confident_yolo: Path,
