@@ -1,5 +1,7 @@
-"""Filling gaps in time series by linear interpolation: the one gap filler behind the 2D
-stage's short track gaps and the lifter's missing joints."""
+"""Gaps in time series: the runs of frames that hold values (:func:`present_runs`, behind
+the lifter's segments, smoothing and the BVH side files) and the one gap filler
+(:func:`interpolate_gaps`, behind the 2D stage's short track gaps and the lifter's missing
+joints)."""
 from __future__ import annotations
 
 import numpy as np
@@ -28,3 +30,10 @@ def interpolate_gaps(values: np.ndarray, known: np.ndarray) -> np.ndarray:
         seen = flat_known[:, c]
         flat[~seen, c] = np.interp(t[~seen], t[seen], flat[seen, c])
     return out
+
+
+def present_runs(present: np.ndarray) -> list[tuple[int, int]]:
+    """``[(start, stop), ...]`` half-open frame ranges of the consecutive True entries of a
+    ``(T,)`` mask."""
+    edges = np.diff(np.concatenate(([0], np.asarray(present, dtype=np.int8), [0])))
+    return list(zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist()))

@@ -52,18 +52,23 @@ COCO_LEFT = tuple(i for i, name in enumerate(COCO_JOINTS) if name.startswith("le
 COCO_RIGHT = tuple(i for i, name in enumerate(COCO_JOINTS) if name.startswith("right_"))
 
 
-def _bone_sides(bones: tuple[tuple[int, int], ...], left: tuple[int, ...], right: tuple[int, ...]) -> tuple[Side, ...]:
+def _joint_sides(count: int, left: tuple[int, ...], right: tuple[int, ...]) -> tuple[Side, ...]:
+    return tuple(Side.LEFT if j in left else Side.RIGHT if j in right else Side.CENTRE for j in range(count))
+
+
+#: The side of every joint, so a joint takes the colour of its limb.
+H36M_JOINT_SIDES = _joint_sides(len(H36M_JOINTS), H36M_LEFT, H36M_RIGHT)
+COCO_JOINT_SIDES = _joint_sides(len(COCO_JOINTS), COCO_LEFT, COCO_RIGHT)
+
+
+def _bone_sides(bones: tuple[tuple[int, int], ...], joint_sides: tuple[Side, ...]) -> tuple[Side, ...]:
     """A bone is on a side when all its off-centre joints are; one joining both sides is central."""
-
-    def side(j: int) -> Side:
-        return Side.LEFT if j in left else Side.RIGHT if j in right else Side.CENTRE
-
     out = []
     for a, b in bones:
-        sides = {side(a), side(b)} - {Side.CENTRE}
+        sides = {joint_sides[a], joint_sides[b]} - {Side.CENTRE}
         out.append(sides.pop() if len(sides) == 1 else Side.CENTRE)
     return tuple(out)
 
 
-H36M_BONE_SIDES = _bone_sides(H36M_BONES, H36M_LEFT, H36M_RIGHT)
-COCO_BONE_SIDES = _bone_sides(COCO_BONES, COCO_LEFT, COCO_RIGHT)
+H36M_BONE_SIDES = _bone_sides(H36M_BONES, H36M_JOINT_SIDES)
+COCO_BONE_SIDES = _bone_sides(COCO_BONES, COCO_JOINT_SIDES)

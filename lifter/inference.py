@@ -31,7 +31,7 @@ import torch
 from tqdm.auto import tqdm
 
 from core.errors import LiftError
-from core.gaps import interpolate_gaps
+from core.gaps import interpolate_gaps, present_runs
 from core.joints import H36M_FLIP_PERMUTATION, H36M_JOINTS, H36M_ROOT
 from core.runtime import cpu_has_native_bf16
 
@@ -215,12 +215,6 @@ class _Segment:
         return self.stop - self.start
 
 
-def _present_runs(present: np.ndarray) -> list[tuple[int, int]]:
-    """Runs of True in a ``(T,)`` mask as ``(start, stop)`` half-open frame ranges."""
-    edges = np.diff(np.concatenate(([0], present.astype(np.int8), [0])))
-    return list(zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist()))
-
-
 class _Clips:
     """Every present segment of every track, filled and normalised, in one ``(N, 17, 2)`` array."""
 
@@ -242,7 +236,7 @@ class _Clips:
                 raise LiftError(f"2D track {i} has no frames")
             missing = ~np.isfinite(track).all(axis=-1)  # (T, J)
             filled = np.zeros_like(missing)
-            for start, stop in _present_runs(~missing.all(axis=1)):
+            for start, stop in present_runs(~missing.all(axis=1)):
                 try:
                     part, filled[start:stop] = fill_missing(track[start:stop])
                 except LiftError as e:

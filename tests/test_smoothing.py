@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 from core.errors import UserError
+from core.gaps import present_runs
 from demo.motion.smoothing import (
     PRESETS,
     SmoothingConfig,
     parse_smoothing,
-    present_runs,
     smooth_series,
     smooth_track,
     smoothing_preset,

@@ -40,6 +40,7 @@ import numpy as np
 
 from core.errors import UserError
 from core.files import atomic_output
+from core.gaps import present_runs
 from core.joints import H36M_JOINTS
 
 from . import rig
@@ -256,6 +257,4 @@ def nearest_present(usable: np.ndarray) -> np.ndarray:
 
 def _ranges(mask: np.ndarray) -> list[list[int]]:
     """Inclusive ``[first, last]`` runs of True in a ``(T,)`` mask."""
-    padded = np.concatenate([[False], np.asarray(mask, dtype=bool), [False]])
-    edges = np.flatnonzero(padded[1:] != padded[:-1])
-    return [[int(a), int(b) - 1] for a, b in zip(edges[::2], edges[1::2])]
+    return [[start, stop - 1] for start, stop in present_runs(mask)]

@@ -34,18 +34,18 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import Literal, get_args
 
 import numpy as np
 from scipy.signal import savgol_filter
 
 from core.errors import UserError
-from core.gaps import interpolate_gaps
+from core.gaps import interpolate_gaps, present_runs
 
 log = logging.getLogger(__name__)
 
 Method = Literal["none", "one_euro", "savgol"]
-METHODS: tuple[str, ...] = ("none", "one_euro", "savgol")
+METHODS: tuple[str, ...] = get_args(Method)
 
 
 @dataclass(frozen=True)
@@ -177,13 +177,6 @@ def _flag(text: str) -> bool:
 _PARAMETERS = {
     "window_s": float, "polyorder": int, "min_cutoff": float, "beta": float, "d_cutoff": float, "zero_phase": _flag,
 }  # fmt: skip
-
-
-def present_runs(present: np.ndarray) -> list[tuple[int, int]]:
-    """``[(start, stop), ...]`` half-open frame ranges of consecutive True entries."""
-    p = np.concatenate([[False], np.asarray(present, dtype=bool), [False]])
-    edges = np.flatnonzero(p[1:] != p[:-1])
-    return list(zip(edges[::2].tolist(), edges[1::2].tolist()))
 
 
 def smooth_series(values: np.ndarray, present: np.ndarray, fps: float, config: SmoothingConfig) -> tuple[np.ndarray, list[str]]:

@@ -9,12 +9,10 @@ import numpy as np
 from core.joints import (
     COCO_BONE_SIDES,
     COCO_BONES,
-    COCO_LEFT,
-    COCO_RIGHT,
+    COCO_JOINT_SIDES,
     H36M_BONE_SIDES,
     H36M_BONES,
-    H36M_LEFT,
-    H36M_RIGHT,
+    H36M_JOINT_SIDES,
     Side,
 )
 from demo.skeleton import coco_to_h36m
@@ -38,15 +36,8 @@ class Skeleton2D(Enum):
         return H36M_BONE_SIDES if self is Skeleton2D.H36M else COCO_BONE_SIDES
 
 
-def _joint_sides(left: tuple[int, ...], right: tuple[int, ...]) -> tuple[Side, ...]:
-    return tuple(Side.LEFT if j in left else Side.RIGHT if j in right else Side.CENTRE for j in range(NUM_JOINTS))
-
-
 #: Side of every joint, so a joint dot takes the colour of its limb.
-JOINT_SIDES: dict[Skeleton2D, tuple[Side, ...]] = {
-    Skeleton2D.H36M: _joint_sides(H36M_LEFT, H36M_RIGHT),
-    Skeleton2D.COCO: _joint_sides(COCO_LEFT, COCO_RIGHT),
-}
+JOINT_SIDES: dict[Skeleton2D, tuple[Side, ...]] = {Skeleton2D.H36M: H36M_JOINT_SIDES, Skeleton2D.COCO: COCO_JOINT_SIDES}
 
 
 @dataclass
@@ -57,8 +48,9 @@ class PersonPose:
         track_id: stable id of the person's track; picks their colour.
         keypoints_2d: ``(17, 2)`` pixels (x, y) in the input frame, or None; NaN marks a
             missing joint (not drawn).
-        keypoints_3d: ``(17, 3)`` metres, Human3.6M order, display world frame (z up), or
-            None; NaN marks a missing joint (not drawn).
+        keypoints_3d: ``(17, 3)`` metres, Human3.6M order, or None; NaN marks a missing
+            joint (not drawn). World space (Y up, floor y = 0) for the "world" layout, the
+            display frame (z up) for "slots" (``RenderConfig.layout``).
         scores_2d: ``(17,)`` confidence of each 2D keypoint, in ``skeleton_2d`` order, or
             None (all confident). Scores are meant to lie in [0, 1]; joints scoring below
             ``RenderConfig.min_score``, or NaN, are drawn faded in both panels (a 3D joint

@@ -22,8 +22,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from core.joints import H36M_BONE_SIDES, H36M_BONES, H36M_JOINTS, H36M_LEFT, H36M_RIGHT
-from demo.render.style import Palette, RenderConfig
+from core.joints import H36M_BONE_SIDES, H36M_BONES, H36M_JOINT_SIDES, H36M_JOINTS
+from demo.render.style import Palette
 
 #: Most bytes of packed pose data (base64) one page embeds; beyond it frames are dropped.
 DATA_BUDGET_BYTES = 16_000_000
@@ -133,11 +133,10 @@ def person_style(track_id: int, palette: Palette) -> dict[str, Any]:
 
 
 def skeleton_json() -> dict[str, Any]:
-    """Joint names, bones and their sides (Human3.6M, :mod:`core.joints`)."""
-    joint_side = ["left" if j in H36M_LEFT else "right" if j in H36M_RIGHT else "centre" for j in range(len(H36M_JOINTS))]
+    """Joint names, bones and their sides (Human3.6M, :mod:`core.joints`), as the renderer colours them."""
     return {
         "joints": list(H36M_JOINTS),
-        "jointSides": joint_side,
+        "jointSides": [s.value for s in H36M_JOINT_SIDES],
         "bones": [list(b) for b in H36M_BONES],
         "boneSides": [s.value for s in H36M_BONE_SIDES],
     }
@@ -148,8 +147,8 @@ def camera_json(camera: Any, ground: Any, scene_centre: np.ndarray | None) -> di
 
     Args:
         camera: a :class:`demo.motion.camera.PinholeCamera` (``focal_px``, ``width``, ``height``).
-        ground: a :class:`demo.motion.ground.GroundFrame` (``rotation`` rows: world axes in
-            camera coordinates; ``origin``; ``camera_height``).
+        ground: a :class:`demo.motion.ground.GroundFrame`; its ``matrix()`` (world from
+            camera) places the camera.
         scene_centre: ``(3,)`` the people's mean pelvis (world), or None without people;
             the frustum's depth is a quarter of the distance to it (0.4 to 1.5 m).
 
@@ -161,11 +160,8 @@ def camera_json(camera: Any, ground: Any, scene_centre: np.ndarray | None) -> di
     """
     if camera is None or ground is None:
         return None
-    rotation = np.asarray(ground.rotation, dtype=np.float64)
-    origin = getattr(ground, "origin", None)
-    centre = np.array([0.0, float(ground.camera_height), 0.0])  # the contract's camera centre
-    if origin is not None and np.isfinite(origin).all():
-        centre = -rotation @ np.asarray(origin, dtype=np.float64)  # camera-space 0 in the world
+    world_from_camera = ground.matrix()
+    rotation, centre = world_from_camera[:3, :3], world_from_camera[:3, 3]  # centre: camera-space 0 in the world
     # Camera axes (x right, y down, z forward) in world coordinates are rotation's columns.
     right, up, forward = rotation @ np.array([1.0, 0, 0]), rotation @ np.array([0, -1.0, 0]), rotation @ np.array([0, 0, 1.0])
     depth = 1.0 if scene_centre is None else float(np.clip(np.linalg.norm(scene_centre - centre) / 4, 0.4, 1.5))
@@ -228,7 +224,3 @@ def grid_json(extent: tuple[np.ndarray, np.ndarray, np.ndarray] | None, cam: dic
     size = float(2 * math.ceil((max(hi - lo) + 4) / 2))  # even: grid lines on whole metres
     cx, cz = np.round((lo + hi) / 2)
     return {"x": float(cx), "z": float(cz), "size": size}
-
-
-def default_palette() -> Palette:
-    return Palette(RenderConfig())
