@@ -34,7 +34,6 @@ import argparse
 import json
 import os
 import re
-import subprocess
 import sys
 import tempfile
 import time
@@ -74,66 +73,17 @@ SEED_GROUPS = {
 }
 
 
-# --- what the app supports ------------------------------------------------------------------
+# --- what the app wrote ---------------------------------------------------------------------
 
 
-def app_flags() -> set[str]:
-    """The long options ``vis.py --help`` lists (the app gains options while this is developed)."""
-    done = subprocess.run([PYTHON, "vis.py", "--help"], cwd=REPO, capture_output=True, text=True)
-    return set(re.findall(r"(--[a-z][a-z0-9-]+)", done.stdout))
-
-
-def detector_for_app(fall_pt: Path, flags: set[str], folder: Path) -> tuple[list[str], str]:
-    """Options that make the app use the fall detector, and a note.
-
-    With ``--person-classes`` both classes count as people. Without it the app accepts only
-    a model whose class 0 is ``person``: a copy with class 0 renamed is used (class 1,
-    ``Fall``, is then ignored; nobody falls in the clip)."""
-    if "--person-classes" in flags:
-        return ["--detector", str(fall_pt), "--person-classes", ",".join(FALL_CLASSES)], "both classes"
-    import torch
-
-    checkpoint = torch.load(fall_pt, map_location="cpu", weights_only=False)  # our own download
-    checkpoint["model"].names = {0: "person", 1: "Fall"}
-    renamed = folder / "fall_person0.pt"
-    torch.save(checkpoint, renamed)
-    return ["--detector", str(renamed)], "class 0 renamed 'person' (the app has no --person-classes yet)"
+def detector_args(fall_pt: Path) -> list[str]:
+    """The app's options for the fall detector: both of its classes are people."""
+    return ["--detector", str(fall_pt), "--person-classes", ",".join(FALL_CLASSES)]
 
 
 def find_done(out: Path) -> dict:
     found = sorted(out.rglob("done.json"))
     return json.loads(found[0].read_text(encoding="utf-8")) if found else {}
-
-
-def stage_seconds(done: dict) -> dict[str, float]:
-    """Per-stage seconds from ``done.json`` (``timings``, or a similar key), flattened."""
-    for key in ("timings", "profile", "stages", "seconds_per_stage"):
-        value = done.get(key)
-        if isinstance(value, dict):
-            flat = {}
-            for k, v in value.items():
-                if isinstance(v, (int, float)):
-                    flat[k] = float(v)
-                elif isinstance(v, dict) and isinstance(v.get("seconds"), (int, float)):
-                    flat[k] = float(v["seconds"])
-            return flat
-    return {}
-
-
-def app_threads(done: dict) -> object:
-    """The thread count the app says it used, wherever ``done.json`` puts it (None if nowhere)."""
-    for holder in (done, done.get("runtime"), done.get("settings")):
-        if isinstance(holder, dict) and holder.get("threads") is not None:
-            return holder["threads"]
-    return None
-
-
-def people_count(out: Path) -> int | None:
-    found = sorted(out.rglob("pose3d.npz"))
-    if not found:
-        return None
-    with np.load(found[0]) as data:
-        return int(len(data["track_ids"]))
 
 
 def person_frames(out: Path) -> int | None:
@@ -185,19 +135,16 @@ def child_env(tmp: Path) -> dict[str, str]:
     return env
 
 
-def run_ours(name: str, clip: Path, extra: list[str], detector: list[str], models: dict[str, Path], flags: set[str],
-             tmp: Path, tag: str) -> dict:
+def run_ours(name: str, clip: Path, extra: list[str], models: dict[str, Path], tmp: Path, tag: str) -> dict:
     out = tmp / f"ours_{tag}"
-    cmd = [PYTHON, "vis.py", "--video", str(clip), "--out", str(out), *detector, "--pose2d", str(models["hrnet"]),
-           "--checkpoint", str(models["lifter"]), "--frames", str(models["lifter_frames"]), "--device", "cpu",
-           "--overwrite", "--no-download", *extra]  # fmt: skip (no -q: the log line with the threads is wanted)
-    if "--profile" in flags:
-        cmd.append("--profile")
+    cmd = [PYTHON, "vis.py", "--video", str(clip), "--out", str(out), *detector_args(models["detector"]),
+           "--pose2d", str(models["hrnet"]), "--checkpoint", str(models["lifter"]), "--frames", str(models["lifter_frames"]),
+           "--device", "cpu", "--overwrite", "--no-download", "--profile", *extra]  # fmt: skip (no -q: the log line with the threads is wanted)
     child = run_child(cmd, tmp / f"ours_{tag}.log", env=child_env(tmp))
     if child.returncode != 0:
         raise SystemExit(f"vis.py failed ({' '.join(cmd)}):\n{child.output[-3000:]}")
     done = find_done(out)
-    stages = stage_seconds(done)
+    stages = dict(done.get("timings", {}))
     # The app's 'wall' is its clip's time, 'setup' the model loading in it; decode and
     # encode run in the background (overlapping the rest), so stages do not add up.
     total = stages.pop("wall", None) or done.get("seconds")
@@ -206,14 +153,14 @@ def run_ours(name: str, clip: Path, extra: list[str], detector: list[str], model
     return {
         "name": name,
         "command": " ".join(cmd),
-        "people": done.get("people", people_count(out)),
+        "people": done.get("people"),
         "person_frames": person_frames(out),
         "wall_s": child.seconds,
         "cpu_s": child.cpu_seconds,
         "peak_rss_mb": child.peak_rss_mb,
         "stages_s": stages,
         "pipeline_s": pipeline,
-        "threads": int(runtime.group(2)) if runtime else app_threads(done),
+        "threads": int(runtime.group(2)) if runtime else None,
         "precision": runtime.group(3) if runtime else None,
         "app_seconds": total,
         "profile": child.output[child.output.rfind("stage "):][:1500] if "stage " in child.output else None,
@@ -279,15 +226,11 @@ def print_speed_table(rows: list[dict], frames: int) -> None:
 
 
 def speed(args: argparse.Namespace, tmp: Path) -> dict:
-    flags = app_flags()
     models = prepare_models(tmp)
-    detector, note = detector_for_app(models["detector"], flags, tmp)
     source = read_clip(args.clip, args.frames)
     clip = encode_clip(tmp / f"{args.clip.stem}_{len(source)}f.mp4", source, clip_fps(args.clip))
     h, w = source[0].shape[:2]
-    new = [f for f in ("--person-classes", "--threads", "--precision", "--profile") if f in flags]
-    print(f"clip: first {len(source)} frames of {args.clip.name} ({w}x{h}); app options found: "
-          f"{', '.join(new) or 'none of the new ones'}; detector for the app: {note}")
+    print(f"clip: first {len(source)} frames of {args.clip.name} ({w}x{h})")
     rows = []
     if not args.skip_seeds:
         print("running the seeds' demo ...", flush=True)
@@ -295,28 +238,22 @@ def speed(args: argparse.Namespace, tmp: Path) -> dict:
     common = ["--det-size", str(args.det_size)]
     for threads in args.threads:
         asked = threads != "default"
-        if asked and "--threads" not in flags:
-            print(f"(the app has no --threads: skipping ours with {threads} thread(s))")
-            continue
         for tag, name, extra in (("one", "ours (1 person)", ["--max-people", "1"]), ("all", "ours (all people)", [])):
             if asked:
                 name = name[:-1] + f", --threads {threads})"
                 tag += f"_t{threads}"
                 extra = extra + ["--threads", threads]
             print(f"running {name} ...", flush=True)
-            rows.append(run_ours(name, clip, common + extra, detector, models, flags, tmp, tag))
+            rows.append(run_ours(name, clip, common + extra, models, tmp, tag))
             rows[-1]["threads_asked"] = int(threads) if asked else None
     print()
     print_speed_table(rows, len(source))
-    return {"frames": len(source), "clip": str(args.clip), "size": [w, h], "detector_note": note,
-            "app_flags": sorted(flags), "runs": rows}  # fmt: skip
+    return {"frames": len(source), "clip": str(args.clip), "size": [w, h], "runs": rows}
 
 
 def memory(args: argparse.Namespace, tmp: Path) -> dict:
-    flags = app_flags()
     # Small and fast on purpose: what is measured is how memory grows with the clip's length.
     models = prepare_models(tmp, hrnet={"file": "hrnet_w16_128x96.pth", "width": 16, "input_size": (96, 128)})
-    detector, note = detector_for_app(models["detector"], flags, tmp)
     source = read_clip(args.clip)
     source_fps = clip_fps(args.clip)
     fps = Fraction(args.fps).limit_denominator(1001)
@@ -331,10 +268,9 @@ def memory(args: argparse.Namespace, tmp: Path) -> dict:
         print(f"{minutes:g}-minute clip: {count} frames 1280x720 at {float(fps):g} fps, "
               f"{clip.stat().st_size / 1e6:.0f} MB, encoded in {time.perf_counter() - t:.0f} s; running ours ...",
               flush=True)
-        extra = ["--det-size", "320", "--pose2d-size", "96", "128", "--lift-mode", "seq2seq"]
-        if "--threads" in flags:  # one thread: a busy shared machine stalls two-thread runs badly
-            extra += ["--threads", "1"]
-        row = run_ours(f"ours, {minutes:g} min", clip, extra, detector, models, flags, tmp, f"mem{minutes:g}")
+        # One thread: a busy shared machine stalls two-thread runs badly.
+        extra = ["--det-size", "320", "--pose2d-size", "96", "128", "--lift-mode", "seq2seq", "--threads", "1"]
+        row = run_ours(f"ours, {minutes:g} min", clip, extra, models, tmp, f"mem{minutes:g}")
         row.update(minutes=minutes, frames=count)
         rows.append(row)
         clip.unlink()
@@ -352,9 +288,8 @@ def memory(args: argparse.Namespace, tmp: Path) -> dict:
         print(f"difference {rows[-1]['minutes']:g} min - {rows[0]['minutes']:g} min: {diff:+.0f} MB "
               f"({diff / (rows[-1]['frames'] - rows[0]['frames']) * 1024:+.1f} KB per extra frame)")
     print(f"settings: 1280x720 at {float(fps):g} frames/s (the real clip looped forward and back), fall detector at "
-          f"320 px, random HRNet-W16 128x96, random STCFormer-27 seq2seq, all people, video on"
-          f"{', --threads 1' if '--threads' in flags else ''}")
-    return {"detector_note": note, "app_flags": sorted(flags), "runs": rows, "fps": float(fps)}
+          f"320 px, random HRNet-W16 128x96, random STCFormer-27 seq2seq, all people, video on, --threads 1")
+    return {"runs": rows, "fps": float(fps)}
 
 
 def main(argv: list[str] | None = None) -> None:

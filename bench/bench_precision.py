@@ -47,19 +47,13 @@ from _common import (  # noqa: E402
     write_random_lifter,
 )
 
-from core.joints import H36M_FLIP_PERMUTATION  # noqa: E402
+from core.runtime import available_cores, cpu_has_native_bf16, pick_device  # noqa: E402
 from demo.hrnet import load_hrnet  # noqa: E402
 from demo.topdown import SEED_NORMALIZATION, box_to_center_scale, crop_person, decode_heatmaps  # noqa: E402
 from lifter.checkpoints import load_lifter  # noqa: E402
-from lifter.inference import normalize_screen  # noqa: E402
+from lifter.inference import flip_horizontal, normalize_screen  # noqa: E402
 
-CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-THREADS = [CORES]  # set from --threads in main()
-
-
-def native_bf16() -> bool:
-    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
-    return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
+THREADS = [available_cores()]  # set from --threads in main()
 
 
 def precisions(device: torch.device) -> list[tuple[str, torch.dtype | None]]:
@@ -277,18 +271,12 @@ def centre_windows(track: np.ndarray, frames: int) -> np.ndarray:
 @torch.inference_mode()
 def lift(model, windows: torch.Tensor, batch: int, dtype, device) -> np.ndarray:
     """Centre-frame poses with the flip test, ``(N, 17, 3)``."""
-    perm = list(H36M_FLIP_PERMUTATION)
     out = []
     for first in range(0, len(windows), batch):
         x = windows[first : first + batch]
-        x_flip = x[:, :, perm].clone()
-        x_flip[..., 0] *= -1
         with autocast(device, dtype):
-            y = model(torch.cat([x, x_flip])).float()
-        y, y_flip = y[: len(x)], y[len(x) :]
-        y_flip = y_flip[:, :, perm].clone()
-        y_flip[..., 0] *= -1
-        pose = (y + y_flip) / 2
+            y = model(torch.cat([x, flip_horizontal(x)])).float()
+        pose = (y[: len(x)] + flip_horizontal(y[len(x) :])) / 2
         pose[:, :, 0] = 0
         centre = pose.shape[1] // 2 if pose.shape[1] > 1 else 0
         out.append(pose[:, centre].cpu())
@@ -361,18 +349,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--clip", type=Path, default=default_clip())
     parser.add_argument("--frames", type=int, default=30, help="real frames for the detector and the HRNet crops")
     parser.add_argument("--crops", type=int, default=8, help="person crops for HRNet")
-    parser.add_argument("--threads", type=int, default=CORES, help="torch threads (default: every core)")
+    parser.add_argument("--threads", type=int, default=THREADS[0], help="torch threads (default: every core)")
     parser.add_argument("--hrnet-batch", type=int, default=4, help="crops per HRNet pass (the app's CPU default)")
     parser.add_argument("--lift-frames", type=int, default=16, help="frames (windows) per lifter")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--skip", nargs="*", default=[], choices=["detector", "hrnet", "lifters"])
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
-    device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
-                          ("cpu" if args.device == "auto" else args.device))  # fmt: skip
+    device = pick_device(args.device)
     THREADS[0] = args.threads
     own_threads()
-    print(f"machine: {machine_line()}; native bf16: {native_bf16()}; device {device}, {args.threads} threads; "
+    print(f"machine: {machine_line()}; native bf16: {cpu_has_native_bf16()}; device {device}, {args.threads} threads; "
           f"load average {os.getloadavg()[0]:.2f}")
     frames = read_clip(args.clip, args.frames)
     rows: list[dict] = []
@@ -400,7 +387,7 @@ def main(argv: list[str] | None = None) -> None:
           "this process's CPU time per item (all threads); fp32/this: speed relative to fp32 "
           "(other work on the machine adds noise)")
     if args.json:
-        args.json.write_text(json.dumps({"machine": machine_line(), "native_bf16": native_bf16(), "device": str(device),
+        args.json.write_text(json.dumps({"machine": machine_line(), "native_bf16": cpu_has_native_bf16(), "device": str(device),
                                          "threads": args.threads, "rows": rows}, indent=1), encoding="utf-8")  # fmt: skip
         print(f"wrote {args.json}")
 

@@ -240,5 +240,6 @@ def main(argv: list[str] | None = None) -> None:
     if seeds is not None:
         print(f"ratio ours/seeds: render {ours / seeds:.0f}x, render + encode {encoded / seeds:.0f}x")
 
+
 if __name__ == "__main__":
     main()

@@ -40,9 +40,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from demo.motion.camera import PinholeCamera
 from demo.motion.smoothing import PRESETS, SmoothingConfig, smooth_series
 
-WIDTH, HEIGHT, FOCAL = 1920, 1080, 1500.0
+CAMERA = PinholeCamera(focal_px=1500.0, width=1920, height=1080)
 DURATION = 20.0
 DEPTH = 6.0  # metres from the camera
 WALK_END, WAVE_END = 8.0, 13.0  # seconds; boxing after WAVE_END
@@ -143,11 +144,6 @@ def synthetic_motion(fps: float) -> tuple[np.ndarray, np.ndarray]:
     return poses, root
 
 
-def project(points: np.ndarray) -> np.ndarray:
-    """Pinhole projection of camera-space points ``(..., 3)`` m to pixels ``(..., 2)``."""
-    return FOCAL * points[..., :2] / points[..., 2:3] + np.array([WIDTH / 2, HEIGHT / 2])
-
-
 # --- measurement -------------------------------------------------------------------------
 
 
@@ -181,7 +177,7 @@ class Scenario:
 
 def _series_2d(fps: float) -> tuple[np.ndarray, np.ndarray]:
     poses, root = synthetic_motion(fps)
-    return project(poses + root[:, None]), _box_mask(len(poses), fps)
+    return CAMERA.project(poses + root[:, None]), _box_mask(len(poses), fps)
 
 
 def _series_3d(fps: float) -> tuple[np.ndarray, np.ndarray]:
@@ -224,7 +220,7 @@ CANDIDATES: dict[str, SmoothingConfig] = {
     "one-euro 2 Hz, beta 0.7/m, zero-phase": SmoothingConfig("one_euro", min_cutoff=2.0, beta=0.7, zero_phase=True),
     "one-euro 3 Hz, beta 0.7/m, zero-phase": SmoothingConfig("one_euro", min_cutoff=3.0, beta=0.7, zero_phase=True),
 }
-PX_PER_M = FOCAL / DEPTH  # the person's scale in the image: One-Euro's beta in 1/px = beta in 1/m / PX_PER_M
+PX_PER_M = CAMERA.focal_px / DEPTH  # the person's scale in the image: One-Euro's beta in 1/px = beta in 1/m / PX_PER_M
 
 
 def _for_units(config: SmoothingConfig, unit: str) -> SmoothingConfig:

@@ -163,7 +163,7 @@ class Pose3DResult:
             "keypoints_2d": stacked("keypoints_2d", (17, 2), np.float32),
             "fps": np.array(float(self.pose2d.video.fps)),
             "joints": np.array(H36M_JOINTS),
-            "intrinsics": self.intrinsics(),
+            "intrinsics": self.camera.matrix(),
             "world_from_camera": self.ground.matrix(),
         }
         arrays["valid"] = arrays["state"] == FrameState.DETECTED
@@ -173,12 +173,6 @@ class Pose3DResult:
         with atomic_output(js) as tmp:
             tmp.write_text(json.dumps(self.to_json(), separators=(",", ":")))
         return [npz, js]
-
-    def intrinsics(self) -> np.ndarray:
-        """``(3, 3)`` the camera matrix K (pixels)."""
-        cx, cy = self.camera.centre
-        f = self.camera.focal_px
-        return np.array([[f, 0.0, cx], [0.0, f, cy], [0.0, 0.0, 1.0]])
 
     def to_json(self) -> dict[str, Any]:
         """The same content for people who do not use NumPy: per track only the frames where

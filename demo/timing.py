@@ -3,8 +3,9 @@
 Stages: ``setup`` (imports already done, model loading), ``decode`` (background decoder
 threads, overlapping the rest), ``detect``, ``track``, ``crop``, ``2d`` (HRNet forward
 passes and decoding), ``lift``, ``render``, ``encode`` (background encoder thread),
-``idle`` (the main thread waiting for decoded frames), ``io`` (result files). Decode and
-encode run beside the main thread, so stage seconds may add up to more than the wall time.
+``idle`` (the main thread waiting for decoded frames), ``io`` (result files), ``export``
+(the motion files of :mod:`demo.export.writers`). Decode and encode run beside the main
+thread, so stage seconds may add up to more than the wall time.
 """
 from __future__ import annotations
 

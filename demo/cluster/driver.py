@@ -174,19 +174,19 @@ def run_on_ray(options: PipelineOptions, videos: list[Path], out_dirs: list[Path
     ray = import_ray()
     if not videos:
         return []
-    absolute = [Path(v).resolve() for v in videos], [Path(o).resolve() for o in out_dirs]
+    abs_videos, abs_outs = [Path(v).resolve() for v in videos], [Path(o).resolve() for o in out_dirs]
     with connected(ray, cluster.address):
         plan = plan_workers(ray.nodes(), options.device, cluster)
         if not cluster.collect:
-            out_root = Path(os.path.commonpath([o.parent for o in absolute[1]]))
-            check_shared_storage(ray, plan, out_root, absolute[0][0])
+            out_root = Path(os.path.commonpath([o.parent for o in abs_outs]))
+            check_shared_storage(ray, plan, out_root, abs_videos[0])
         with ThreadPoolExecutor(PROBE_THREADS) as pool:  # 100,000 files on a network filesystem: minutes, not an hour
-            order = longest_first(list(pool.map(clip_length, absolute[0])))
+            order = longest_first(list(pool.map(clip_length, abs_videos)))
         log.info("ray: %s for %d clip(s)", plan.describe(), len(videos))
-        reports = _Job(ray, options, *absolute, plan, cluster.collect).run(order)
+        reports = _Job(ray, options, abs_videos, abs_outs, plan, cluster.collect).run(order)
     # The caller's paths, as a local batch reports them (workers were given absolute ones).
     return [replace(r, video=Path(v), out_dir=Path(o), outputs=[_moved(p, a, Path(o)) for p in r.outputs])
-            for r, v, o, a in zip(reports, videos, out_dirs, absolute[1])]  # fmt: skip
+            for r, v, o, a in zip(reports, videos, out_dirs, abs_outs)]  # fmt: skip
 
 
 def _moved(path: Path, old: Path, new: Path) -> Path:

@@ -134,9 +134,8 @@ def _rewrite(data: bytes, moves: tuple[tuple[str, str], ...]) -> bytes:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         return data
-    if not any(old in text or json.dumps(old)[1:-1] in text for old, _ in moves):
-        return data
-    return _rewrite_text(text, moves).encode("utf-8")
+    new = _rewrite_text(text, moves)
+    return data if new == text else new.encode("utf-8")
 
 
 def _portable(report: ClipReport) -> ClipReport:

@@ -64,6 +64,11 @@ class PinholeCamera:
         points = np.asarray(points, dtype=np.float64)
         return points[..., :2] / points[..., 2:3] * self.focal_px + np.array(self.centre)
 
+    def matrix(self) -> np.ndarray:
+        """``(3, 3)`` the camera matrix K (pixels)."""
+        cx, cy = self.centre
+        return np.array([[self.focal_px, 0.0, cx], [0.0, self.focal_px, cy], [0.0, 0.0, 1.0]])
+
     def to_json(self) -> dict[str, float]:
         cx, cy = self.centre
         return {"focal_px": self.focal_px, "cx": cx, "cy": cy, "width": self.width, "height": self.height,

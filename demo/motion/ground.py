@@ -28,6 +28,8 @@ MIN_SPREAD_METRES = 0.25
 RANSAC_ITERATIONS = 256
 #: Ankle points a RANSAC hypothesis is scored on (a random subset of a long clip's).
 RANSAC_POINTS = 4000
+#: With nobody's ankles to fit: the camera assumed level at about eye height (metres).
+DEFAULT_CAMERA_HEIGHT = 1.6
 
 
 @dataclass(frozen=True)
@@ -41,7 +43,7 @@ class GroundFrame:
             the camera.
         camera_height: the camera's height above the floor in metres.
         method: ``feet-plane``, ``feet-line+body-up``, ``body-up`` or ``camera-level`` (no
-            person: the camera assumed level, 1.6 m above the floor).
+            person: the camera assumed level, :data:`DEFAULT_CAMERA_HEIGHT` above the floor).
         inliers: fraction of the ankle points within :data:`INLIER_METRES` of the floor.
     """
 
@@ -106,10 +108,10 @@ def fit_ground(ankles: np.ndarray, up_prior: np.ndarray | None, *, seed: int = 0
     ankles = np.asarray(ankles, dtype=np.float64).reshape(-1, 3)
     ankles = ankles[np.isfinite(ankles).all(axis=1)]
     if up_prior is None or not np.isfinite(up_prior).all() or np.linalg.norm(up_prior) < 1e-9:
-        return GroundFrame.from_up(np.array([0.0, -1.0, 0.0]), -1.6, "camera-level")
+        return GroundFrame.from_up(np.array([0.0, -1.0, 0.0]), -DEFAULT_CAMERA_HEIGHT, "camera-level")
     prior = _unit(np.asarray(up_prior, dtype=np.float64))
     if len(ankles) == 0:
-        return GroundFrame.from_up(prior, -1.6, "camera-level")
+        return GroundFrame.from_up(prior, -DEFAULT_CAMERA_HEIGHT, "camera-level")
 
     centre = ankles.mean(axis=0)
     _, spread, axes = np.linalg.svd(ankles - centre, full_matrices=False)
@@ -120,18 +122,22 @@ def fit_ground(ankles: np.ndarray, up_prior: np.ndarray | None, *, seed: int = 0
         line = axes[0]
         up, method = _unit(prior - (prior @ line) * line), "feet-line+body-up"
     else:
-        up, method = _ransac_plane(ankles, prior, seed), "feet-plane"
-    if method == "feet-plane":
-        # Refit on the inliers: the smallest principal axis of the points near the plane.
-        near = ankles[np.abs(ankles @ up - _plane_offset(ankles, up)) < INLIER_METRES]
-        if len(near) >= 3:
-            _, _, v = np.linalg.svd(near - near.mean(axis=0), full_matrices=False)
-            refit = v[2] if v[2] @ prior > 0 else -v[2]
-            if refit @ prior >= np.cos(np.radians(MAX_TILT_DEG)):
-                up = refit
+        up, method = _refit(ankles, _ransac_plane(ankles, prior, seed), prior), "feet-plane"
     offset = _plane_offset(ankles, up)
     inliers = float((np.abs(ankles @ up - offset) < INLIER_METRES).mean())
     return GroundFrame.from_up(up, offset, method, inliers)
+
+
+def _refit(points: np.ndarray, up: np.ndarray, prior: np.ndarray) -> np.ndarray:
+    """The least-squares normal (toward ``prior``) of the points within
+    :data:`INLIER_METRES` of the plane with normal ``up``: their smallest principal axis;
+    ``up`` if fewer than three are near or the refit tilts past :data:`MAX_TILT_DEG`."""
+    near = points[np.abs(points @ up - _plane_offset(points, up)) < INLIER_METRES]
+    if len(near) < 3:
+        return up
+    _, _, v = np.linalg.svd(near - near.mean(axis=0), full_matrices=False)
+    refit = v[2] if v[2] @ prior > 0 else -v[2]
+    return refit if refit @ prior >= np.cos(np.radians(MAX_TILT_DEG)) else up
 
 
 def _plane_offset(points: np.ndarray, up: np.ndarray) -> float:

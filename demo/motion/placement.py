@@ -56,18 +56,15 @@ class Placement:
     """The clip's people placed in the scene.
 
     Attributes:
-        roots: per track ``(T, 3)`` camera-space pelvis position (metres), NaN where absent.
-        camera_joints: per track ``(T, 17, 3)`` camera space, metres, NaN where absent.
+        roots: per track ``(T, 3)`` float32 camera-space pelvis position (metres), NaN where
+            absent; the camera-space joints are ``relative + root``.
         world: per track ``(T, 17, 3)`` world space (Y up, floor y = 0), NaN where absent.
         ground: the floor and world frame.
-        camera: the camera the trajectory assumed.
     """
 
     roots: list[np.ndarray]
-    camera_joints: list[np.ndarray]
     world: list[np.ndarray]
     ground: GroundFrame
-    camera: PinholeCamera
 
 
 def place_people(
@@ -92,8 +89,7 @@ def place_people(
 
     ground = fit_ground(_trusted_ankles(tracks, joints), _mean_up(tracks))
     world = [ground.to_world(j) for j in joints]
-    return Placement([r.astype(np.float32) for r in roots], [j.astype(np.float32) for j in joints], world,
-                     ground, camera)  # fmt: skip
+    return Placement([r.astype(np.float32) for r in roots], world, ground)
 
 
 def _trusted_ankles(tracks: Sequence[TrackMotion], joints: Sequence[np.ndarray]) -> np.ndarray:

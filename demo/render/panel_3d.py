@@ -3,7 +3,7 @@ matplotlib figure saw it (:class:`SeedView`), one slot per person (:class:`Panel
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -65,12 +65,9 @@ class Stage:
     pixels_per_unit: float
     origin: tuple[float, float]  # panel pixel of view-plane (0, 0)
     background: np.ndarray  # (H, panel_width, 3) uint8
-    #: (3,) metres between neighbouring slots (the slots layout; zero in the world layout)
-    slot_step: np.ndarray = field(default_factory=lambda: np.zeros(3))
 
     @staticmethod
-    def fitted(plane: np.ndarray, height: int, width: int, config: RenderConfig,
-               slot_step: np.ndarray | None = None) -> Stage:
+    def fitted(plane: np.ndarray, height: int, width: int, config: RenderConfig) -> Stage:
         """The stage that shows every view-plane point of ``plane`` (``(n, 2)``) as large as
         fits in ``height`` x ``width`` less the margin, centred; its background is the bare
         panel colour."""
@@ -81,7 +78,7 @@ class Stage:
         background = np.empty((height, width, 3), dtype=np.uint8)
         background[:] = config.panel_colour
         return Stage(pixels_per_unit=float(ppu), origin=(width / 2 - mid[0] * ppu, height / 2 + mid[1] * ppu),
-                     background=background, slot_step=np.zeros(3) if slot_step is None else slot_step)
+                     background=background)
 
     def project(self, view: SeedView, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(..., 3)`` metres -> ``(..., 2)`` panel pixels (NaN at or behind the eye, where
@@ -104,11 +101,6 @@ class Stage:
         out[..., 0] = self.origin[0] + plane[..., 0] * self.pixels_per_unit
         out[..., 1] = self.origin[1] - plane[..., 1] * self.pixels_per_unit
         return out
-
-    def slot_offsets(self, count: int) -> np.ndarray:
-        """``(count, 3)`` metres: slot centres side by side, centred on the box centre."""
-        index = np.arange(count, dtype=np.float64) - (count - 1) / 2
-        return index[:, None] * self.slot_step[None, :]
 
 
 @dataclass(frozen=True)
@@ -133,6 +125,9 @@ class Panel3D:
         self.config = c = config or RenderConfig()
         self.palette = palette or Palette(c)
         self.view = SeedView(c.elev, c.azim, c.radius, c.z_range, c.box_aspect)
+        across = self.view.right * np.array([1.0, 1.0, 0.0])
+        #: (3,) unit floor direction of the slot row: the screen's right, on the floor
+        self.across = across / np.linalg.norm(across)
         self._stages: dict[tuple[int, int, int], Stage] = {}
 
     def render(self, people: Sequence[PersonPose], height: int, width: int) -> np.ndarray:
@@ -158,7 +153,7 @@ class Panel3D:
 
         with_3d.sort(key=order)
         poses = np.stack([people[i].keypoints_3d for i in with_3d])  # (n, 17, 3) metres
-        poses = poses - _ground_anchor(poses)[:, None, :] + stage.slot_offsets(len(with_3d))[:, None, :]
+        poses = poses - _ground_anchor(poses)[:, None, :] + self.slot_offsets(len(with_3d))[:, None, :]
         pixels, depth = stage.project(self.view, poses)
         return stage, [Placed(i, pixels[k], depth[k]) for k, i in enumerate(with_3d)]
 
@@ -172,10 +167,14 @@ class Panel3D:
         """Everyone's bones (and id labels) on ``panel``, the stage's background."""
         paint_people(panel, people, placed, self.config, self.palette)
 
+    def slot_offsets(self, count: int) -> np.ndarray:
+        """``(count, 3)`` metres: slot centres side by side, ``2 * radius`` apart along
+        :attr:`across`, centred on the box centre."""
+        index = np.arange(count, dtype=np.float64) - (count - 1) / 2
+        return index[:, None] * (self.across * 2 * self.config.radius)[None, :]
+
     def _build_stage(self, height: int, width: int, slots: int) -> Stage:
-        c, view = self.config, self.view
-        across = view.right * np.array([1.0, 1.0, 0.0])  # screen-right on the floor
-        across /= np.linalg.norm(across)
+        c, view, across = self.config, self.view, self.across
         deep = np.cross([0.0, 0.0, 1.0], across)  # floor direction away from the eye
         half_w, half_d = slots * c.radius, c.radius
         floor = c.z_range[0]
@@ -185,7 +184,7 @@ class Panel3D:
 
         corners = np.array([floor_point(a, d, z) for a in (-half_w, half_w) for d in (-half_d, half_d)
                             for z in (floor, max(c.headroom, c.z_range[1]))])
-        stage = Stage.fitted(view.project(corners)[0], height, width, c, slot_step=across * 2 * c.radius)
+        stage = Stage.fitted(view.project(corners)[0], height, width, c)
 
         # Grid lines: parallel to the slot row, then across it; the outline on top.
         steps_w = int(round(2 * half_w / c.grid_step))

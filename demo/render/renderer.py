@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .annotate_2d import Annotator2D
-from .panel_3d import Panel3D, Placed, SeedView, Stage
+from .panel_3d import Panel3D, Placed, Stage
 from .pose import PersonPose
 from .style import Palette, PersonColours, RenderConfig
 from .world_panel import WorldPanel, WorldScene, WorldStage
@@ -46,12 +46,6 @@ class SkeletonRenderer:
         self.panel = Panel3D(self.config, self.palette)
         self.world = WorldPanel(self.config, self.palette)
         self._layouts: dict[tuple[int, int], FrameLayout] = {}
-
-    @property
-    def view(self) -> SeedView:
-        """The slots layout's projection (the world layout's is fitted per clip:
-        ``self.world.stage(scene, height, panel_width).view``)."""
-        return self.panel.view
 
     def colours(self, track_id: int) -> PersonColours:
         """The colours the renderer uses for ``track_id``."""
@@ -113,11 +107,10 @@ class SkeletonRenderer:
         h, w = frame.shape[:2]
         layout = self.layout(h, w)
         stage, placed = self._place(people, h, layout.panel_width, scene, frame_index)
-        background = stage.stage.background if isinstance(stage, WorldStage) else stage.background
 
         out = np.empty((layout.out_height, layout.out_width, 3), dtype=np.uint8)
         out[:h, :w] = frame
-        out[:h, w:] = background
+        out[:h, w:] = stage.background
         if layout.out_height > h:  # odd input height: pad a row below each panel
             out[h:, :w] = 0
             out[h:, w:] = self.config.panel_colour

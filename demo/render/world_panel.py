@@ -106,6 +106,11 @@ class WorldStage:
     grid_step: float
     trails: dict[int, np.ndarray]
 
+    @property
+    def background(self) -> np.ndarray:
+        """The panel's background: the floor grid, as :attr:`Stage.background`."""
+        return self.stage.background
+
 
 def grid_step(extent: float, smallest: float) -> float:
     """The smallest step of 1, 2.5 or 5 times a power of ten, at least ``smallest`` metres,
@@ -155,14 +160,6 @@ class WorldPanel:
         (the stage's background)."""
         self.draw_trails(panel, ws, frame_index)
         paint_people(panel, people, placed, self.config, self.palette)
-
-    def render(self, people: Sequence[PersonPose], scene: WorldScene, frame_index: int, height: int, width: int
-               ) -> np.ndarray:
-        """A new ``(height, width, 3)`` uint8 BGR panel of frame ``frame_index``."""
-        ws, placed = self.place(people, scene, height, width)
-        panel = ws.stage.background.copy()
-        self.draw(panel, people, placed, ws, frame_index)
-        return panel
 
     def draw_trails(self, panel: np.ndarray, ws: WorldStage, frame_index: int) -> None:
         """Every track's pelvis path on the floor over the last ``trail_seconds`` up to

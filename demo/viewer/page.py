@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import quote
 
 from core.files import atomic_output
-from demo.render.style import Palette
+from demo.render.style import Palette, RenderConfig
 
 from . import data as pose_data
 from .data import DATA_BUDGET_BYTES, TrackLike
@@ -50,7 +50,7 @@ def viewer_data(stem: str, pose3d: Any, video_file: str | None, *, palette: Pale
     video = pose3d.pose2d.video
     tracks: list[TrackLike] = list(pose3d.tracks)
     packed, stride = pose_data.pack_tracks(tracks, budget)
-    palette = palette or pose_data.default_palette()
+    palette = palette or Palette(RenderConfig())
     extent = pose_data.scene_extent(tracks)
     camera = pose_data.camera_json(getattr(pose3d, "camera", None), getattr(pose3d, "ground", None),
                                    None if extent is None else extent[2])  # fmt: skip

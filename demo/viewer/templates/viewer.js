@@ -6,7 +6,7 @@
   const $ = (id) => document.getElementById(id);
   const data = JSON.parse($("pose-data").textContent);
   const fps = data.fps, numFrames = Math.max(1, data.numFrames), stride = data.stride;
-  const NJ = data.skeleton.joints.length;
+  const NJ = data.skeleton.joints.length, HEAD = data.skeleton.joints.indexOf("head");
   const JOINT_RADIUS = 0.035, BONE_RADIUS = 0.022, PICK_PIXELS = 14;  // metres, metres, CSS pixels
   // (the picked joint is drawn 1.8 times bigger)
 
@@ -110,7 +110,9 @@
     return s >= 0 && s < p.count && p.states[s] !== 0 ? s : -1;
   }
 
-  const m4 = new THREE.Matrix4(), v0 = new THREE.Vector3(), v1 = new THREE.Vector3(), q = new THREE.Quaternion();
+  // Scratch objects: poseFrame runs for every frame and every person, so it allocates nothing.
+  const m4 = new THREE.Matrix4(), v0 = new THREE.Vector3(), v1 = new THREE.Vector3(), v2 = new THREE.Vector3();
+  const q = new THREE.Quaternion();
   const Y = new THREE.Vector3(0, 1, 0), scale = new THREE.Vector3();
   function jointAt(p, s, j, out) {
     const o = (s * NJ + j) * 3;
@@ -137,7 +139,7 @@
         jointAt(p, s, a, v0);
         jointAt(p, s, b, v1);
         const len = v0.distanceTo(v1);
-        q.setFromUnitVectors(Y, v1.clone().sub(v0).normalize());
+        q.setFromUnitVectors(Y, v2.subVectors(v1, v0).normalize());
         m4.compose(v0.add(v1).multiplyScalar(0.5), q, scale.set(BONE_RADIUS, len, BONE_RADIUS));
         p.bones.setMatrixAt(i, m4);
       });
@@ -161,7 +163,7 @@
     const w = canvas.clientWidth, h = canvas.clientHeight;
     for (const p of people) {
       if (p.label.hidden) continue;
-      jointAt(p, p.sample, 10, v0).y += 0.12;
+      jointAt(p, p.sample, HEAD, v0).y += 0.12;
       v0.project(camera);
       const off = v0.z > 1 || Math.abs(v0.x) > 1.2 || Math.abs(v0.y) > 1.2;
       p.label.style.visibility = off ? "hidden" : "visible";
@@ -176,8 +178,7 @@
     drawPending = true;
     requestAnimationFrame(() => {
       drawPending = false;
-      renderer.render(scene, camera);
-      placeLabels();
+      drawNow();
     });
   }
   function drawNow() {
@@ -227,15 +228,19 @@
     $("play").title = (on ? "pause" : "play") + " (space)";
   }
 
+  // The clock (no video) counts from frame k now.
+  function restartClock(k) {
+    clockStart = performance.now();
+    clockFrame = k;
+  }
+
   function play() {
     if (frame >= numFrames - 1) seek(0);
+    setPlaying(true);
     if (useVideo) {
-      setPlaying(true);
       startVideo();
     } else {
-      setPlaying(true);
-      clockStart = performance.now();
-      clockFrame = frame;
+      restartClock(frame);
       requestAnimationFrame(tick);
     }
   }
@@ -291,10 +296,7 @@
   function seek(k) {
     k = clampFrame(k);
     if (useVideo) seekVideo(k);
-    if (!useVideo && playing) {
-      clockStart = performance.now();
-      clockFrame = k;
-    }
+    else if (playing) restartClock(k);
     setFrame(k);
     return frame;
   }
@@ -303,10 +305,7 @@
     speed = Number(s) || 1;
     $("speed").value = String(speed);
     if (useVideo) video.playbackRate = speed;
-    if (!useVideo && playing) {
-      clockStart = performance.now();
-      clockFrame = frame;
-    }
+    else if (playing) restartClock(frame);
   }
 
   function useClock(reason) {
@@ -412,22 +411,16 @@
   }
 
   const person = (id) => people.find((p) => p.id === id);
-  function setVisible(id, on) {
+  // Sets one person's switch (p[key]) and its checkbox (p[box]); false for an unknown id.
+  function setSwitch(id, key, box, on) {
     const p = person(id);
     if (!p) return false;
-    p.visible = !!on;
-    p.showBox.checked = p.visible;
+    p[key] = p[box].checked = !!on;
     setFrame(frame);
     return true;
   }
-  function setTrail(id, on) {
-    const p = person(id);
-    if (!p) return false;
-    p.showTrail = !!on;
-    p.trailBox.checked = p.showTrail;
-    setFrame(frame);
-    return true;
-  }
+  const setVisible = (id, on) => setSwitch(id, "visible", "showBox", on);
+  const setTrail = (id, on) => setSwitch(id, "showTrail", "trailBox", on);
   function follow_(id) {
     following = id === null || id === undefined || !person(id) ? null : id;
     updatePeopleList();
