@@ -83,7 +83,7 @@ def write_random_hrnet(path: Path, variant: str = "hrnet-w48-384x288", width: in
     import torch
     from dataclasses import replace
 
-    from demo.hrnet import HRNET_VARIANTS, HRNet
+    from demo.pose2d.hrnet import HRNET_VARIANTS, HRNet
 
     config = HRNET_VARIANTS[variant]
     if width is not None:
@@ -141,7 +141,7 @@ def self_peak_rss_mb() -> float:
 
 def read_clip(path: Path, count: int | None = None) -> list[np.ndarray]:
     """The first ``count`` BGR frames of ``path`` (all if None)."""
-    from demo.video import read_frames
+    from demo.io.video import read_frames
 
     frames = []
     for frame in read_frames(path):

@@ -4,7 +4,7 @@ HRNet-W48 384x288 with random weights runs on person crops from the real clip
 (``../shared/media/vtest_15s.mp4``), two ways in one run, on identical crops:
 
 - seeds: one frame at a time, a batch = the people in that frame;
-- ours: :class:`demo.topdown.TopDownEstimator` with crops of many frames per batch.
+- ours: :class:`demo.pose2d.topdown.TopDownEstimator` with crops of many frames per batch.
 
 Person boxes come from the moving pixels of the static-camera clip (difference from its
 median frame), only to have real people to crop; the product detects with YOLO. The detector line times
@@ -26,10 +26,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from demo.detect import DetectorConfig, PersonDetector  # noqa: E402
-from demo.hrnet import HRNET_VARIANTS, HRNet  # noqa: E402
-from demo.topdown import TopDownEstimator  # noqa: E402
-from demo.video import read_frames  # noqa: E402
+from demo.pose2d.detect import DetectorConfig, PersonDetector  # noqa: E402
+from demo.pose2d.hrnet import HRNET_VARIANTS, HRNet  # noqa: E402
+from demo.pose2d.topdown import TopDownEstimator  # noqa: E402
+from demo.io.video import read_frames  # noqa: E402
 from core.runtime import configure_runtime  # noqa: E402
 
 CLIP = Path(__file__).resolve().parents[2] / "shared" / "media" / "vtest_15s.mp4"

@@ -48,8 +48,8 @@ from _common import (  # noqa: E402
 )
 
 from core.runtime import available_cores, cpu_has_native_bf16, pick_device  # noqa: E402
-from demo.hrnet import load_hrnet  # noqa: E402
-from demo.topdown import SEED_NORMALIZATION, box_to_center_scale, crop_person, decode_heatmaps  # noqa: E402
+from demo.pose2d.hrnet import load_hrnet  # noqa: E402
+from demo.pose2d.topdown import SEED_NORMALIZATION, box_to_center_scale, crop_person, decode_heatmaps  # noqa: E402
 from lifter.checkpoints import load_lifter  # noqa: E402
 from lifter.inference import flip_horizontal, normalize_screen  # noqa: E402
 

@@ -12,7 +12,7 @@ Models (``--models``):
   (fetched with pip), random-weight HRNet-W32 256x192 and STCFormer-27: the app's
   arithmetic on a CPU.
 
-All three runs happen in this process through the Python API (:func:`demo.app.run_clips`,
+All three runs happen in this process through the Python API (:func:`demo.batch.run_clips`,
 :func:`demo.cluster.run_on_ray`), with ``--max-people 3`` and the side-by-side video on.
 Reported per run: wall seconds (model loading and Ray's start included), clips per hour
 over the whole run and in the steady state (per-clip seconds only), and for the Ray runs
@@ -75,10 +75,10 @@ def make_clips(folder: Path, count: int, frames: int) -> list[Path]:
 
 
 def pipeline_options(models: str, work: Path):
-    from demo.detect import DetectorConfig
-    from demo.pipeline import PipelineOptions
+    from demo.pose2d.detect import DetectorConfig
+    from demo.options import PipelineOptions
     from demo.pose2d import Pose2DConfig
-    from demo.track import TrackerConfig
+    from demo.pose2d.track import TrackerConfig
 
     tracker = TrackerConfig(max_people=3)
     if models == "light":
@@ -121,7 +121,7 @@ def main() -> int:
     import ray
 
     from core.runtime import configure_runtime
-    from demo.app import run_clips
+    from demo.batch import run_clips
     from demo.cluster import RayOptions, job_runtime_env, run_on_ray
     from demo.pipeline import Pipeline
 

@@ -9,7 +9,7 @@ Measures, in one run and on the same poses drawn over the same decoded frames:
      with low-score joints (drawn faded) on every person and one person interpolated
      (``filled``: dashed bones, hollow joints, tag) in every other frame;
   3. ``SkeletonRenderer.render`` streamed into the app's H.264 writer
-     (:class:`demo.video.H264Writer`: PyAV, libx264 veryfast, yuv420p), no PNG in between.
+     (:class:`demo.io.video.H264Writer`: PyAV, libx264 veryfast, yuv420p), no PNG in between.
 Decoding (and resizing the clip to the benchmark size) happens before any clock starts.
 The poses are synthetic: a walking Human3.6M skeleton in metres, three people with
 different headings, shown front-on at three places in the frame.
@@ -37,7 +37,7 @@ from seeds_demo import composite
 
 from core.joints import H36M_BONE_SIDES, H36M_BONES, Side
 from demo.render import PersonPose, RenderConfig, SkeletonRenderer
-from demo.video import H264Writer, VideoInfo, read_frames
+from demo.io.video import H264Writer, VideoInfo, read_frames
 
 CLIP = REPO.parent / "shared" / "media" / "vtest_15s.mp4"
 SIZE = (1280, 720)  # (width, height) of the benchmark frames

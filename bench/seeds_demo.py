@@ -55,10 +55,10 @@ import torch  # noqa: E402
 from ultralytics import YOLO  # noqa: E402  (imported as the seeds import their detector: at start)
 
 from core.joints import H36M_BONES, H36M_LEFT, H36M_RIGHT  # noqa: E402
-from demo.display_frame import camera_to_world  # noqa: E402
-from demo.hrnet import load_hrnet  # noqa: E402
-from demo.skeleton import coco_to_h36m  # noqa: E402
-from demo.topdown import SEED_NORMALIZATION, box_to_center_scale, crop_person, decode_heatmaps  # noqa: E402
+from demo.render.display_frame import camera_to_world  # noqa: E402
+from demo.pose2d.hrnet import load_hrnet  # noqa: E402
+from core.coco_to_h36m import coco_to_h36m  # noqa: E402
+from demo.pose2d.topdown import SEED_NORMALIZATION, box_to_center_scale, crop_person, decode_heatmaps  # noqa: E402
 from lifter.checkpoints import load_lifter  # noqa: E402
 from lifter.inference import normalize_screen  # noqa: E402
 

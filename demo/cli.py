@@ -17,28 +17,29 @@ from typing import NoReturn
 
 from tqdm.contrib.logging import logging_redirect_tqdm
 
+from core.console import report_errors, setup_logging
 from core.errors import UserError
 from core.runtime import PRECISIONS, configure_runtime
-from lifter.cli import report_errors, setup_logging
 from lifter.options import add_lift_arguments, lift_options_from_args
 
-from .app import clip_output_dirs, find_videos, run_clips, summary_table, write_gallery
+from .batch import clip_output_dirs, find_videos, run_clips, summary_table, video_output_dir, write_gallery
 from .cluster import add_ray_arguments, ray_options_from_args
-from .detect import DEFAULT_DETECTOR, DetectorConfig
 from .export.fbx import HELP as FBX_HELP
 from .export.fbx import INSTALL_HINT, find_blender
-from .export.writers import parse_exports
-from .gif import GifOptions
-from .motion.camera import DEFAULT_FOV_DEG, check_camera_options
+from .export.formats import parse_exports
+from .io.timing import StageTimes
+from .motion.camera import DEFAULT_FOV_DEG, FOV_SIDES, check_camera_options
 from .motion.smoothing import DEFAULT_PRESET, parse_smoothing
-from .pipeline import DEFAULT_LIFTER, Pipeline, PipelineOptions
-from .pose2d import Pose2DConfig
-from .pose3d import MotionOptions
+from .options import DEFAULT_LIFTER, MotionOptions, PipelineOptions, VideoOutputs
+from .pipeline import Pipeline
+from .pose2d.detect import DEFAULT_DETECTOR, DetectorConfig
+from .pose2d.registry import DEFAULT_POSE2D
+from .pose2d.stage import Pose2DConfig
+from .pose2d.track import TrackerConfig
 from .render import LAYOUTS, RenderConfig
-from .side_by_side import VideoOutputs
-from .timing import StageTimes
-from .track import TrackerConfig
-from .weights import DEFAULT_POSE2D, all_entries, ensure_downloaded
+from .render.gif import GifOptions
+from .render.style import KEYPOINTS_2D
+from .weights import all_entries, ensure_downloaded
 
 log = logging.getLogger("vis")
 
@@ -124,6 +125,9 @@ def build_parser() -> Parser:
     g.add_argument("--det-conf", type=float, default=0.1, help="lowest detection confidence used by the tracker")
     g.add_argument("--det-size", type=int, default=640, help="detector input size in pixels (larger finds smaller people)")
     g.add_argument("--min-score", type=float, default=0.3, help="2D joints scored below this are drawn faded")
+    g.add_argument("--draw-2d", choices=KEYPOINTS_2D, default="lifted",
+                   help="left panel: the 2D keypoints the lifter saw (lifted, after --smooth) or the 2D model's "
+                   "own output (raw)")  # fmt: skip
     add_lift_arguments(g)
 
     g = p.add_argument_group("motion and exports")
@@ -131,8 +135,12 @@ def build_parser() -> Parser:
     cam.add_argument("--focal", type=float, metavar="PX",
                      help="the camera's focal length in pixels (default: from --fov)")  # fmt: skip
     cam.add_argument("--fov", type=float, metavar="DEG",
-                     help=f"the camera's horizontal field of view in degrees (default {DEFAULT_FOV_DEG:g}, "
-                     "a phone's main camera); it sets how far away people are placed")  # fmt: skip
+                     help=f"the camera's field of view in degrees across the side --fov-side names (default "
+                     f"{DEFAULT_FOV_DEG:g} across the long side, a phone's main camera held either way); it sets "
+                     "how far away people are placed")  # fmt: skip
+    g.add_argument("--fov-side", choices=FOV_SIDES, default="long",
+                   help="which side of the displayed picture --fov spans (long: the same focal length for a "
+                   "portrait or a landscape clip of one camera)")  # fmt: skip
     g.add_argument("--smooth", default=DEFAULT_PRESET, metavar="none|light|strong|SPEC",
                    help="smoothing of the 2D keypoints before lifting and of each root trajectory: a preset, "
                    "or savgol:window_s=S,polyorder=N or one_euro:min_cutoff=HZ,beta=B[,zero_phase=1]")  # fmt: skip
@@ -182,11 +190,11 @@ def options_from_args(args: argparse.Namespace) -> PipelineOptions:
             pose_input_size=tuple(args.pose2d_size) if args.pose2d_size else None,
             pose_normalization=args.pose2d_norm,
         )
-        render = RenderConfig(min_score=args.min_score, layout=args.layout)
+        render = RenderConfig(min_score=args.min_score, layout=args.layout, keypoints_2d=args.draw_2d)
     except ValueError as e:
         raise UserError(str(e)) from None
     check_camera_options(args.focal, args.fov)  # before hours of 2D work, not after
-    motion = MotionOptions(focal=args.focal, fov=args.fov, smooth=parse_smoothing(args.smooth),
+    motion = MotionOptions(focal=args.focal, fov=args.fov, fov_side=args.fov_side, smooth=parse_smoothing(args.smooth),
                            smooth_3d=parse_smoothing(args.smooth_3d))  # fmt: skip
     exports = parse_exports(args.export or "")
     if "fbx" in exports and find_blender() is None:
@@ -217,7 +225,7 @@ def run(args: argparse.Namespace) -> int:
     if args.video is not None:
         if not args.video.exists():
             raise UserError(f"video {args.video} does not exist")
-        videos, out_dirs = [args.video], [args.out / args.video.stem]
+        videos, out_dirs = [args.video], [video_output_dir(args.video, args.out)]
     else:
         videos = find_videos(args.folder, args.recursive, exclude=args.out)
         if not videos:

@@ -1,85 +1,49 @@
-"""The pipeline as a Python API: models loaded once, then any number of clips.
+"""One clip, as a Python API: models loaded once, then any number of clips.
 
     from demo import Pipeline, PipelineOptions
     pipeline = Pipeline(PipelineOptions(lifter="stcformer-27"))
     result = pipeline.process("clip.mp4")                 # arrays only, nothing written
     result = pipeline.process("clip.mp4", "outputs/clip")  # + every file, done.json last
-    result.pose3d.tracks[0].camera                         # (T, 17, 3) metres
+    result.pose3d.tracks[0].world                          # (n, 17, 3) metres, over its span
+    result.pose3d.dense(track_id, "world")                 # (T, 17, 3), NaN where absent
 
-Per clip: the 2D stage (:class:`demo.pose2d.Pose2DStage`), smoothing, lifting and
-placing every track (:func:`demo.pose3d.lift_tracks`) and, with an output folder, the
-result files, the motion exports (:mod:`demo.export.writers`), the side-by-side video and
-GIF (:mod:`demo.side_by_side`), the viewer page (:mod:`demo.viewer`) and ``done.json``
-written last. A clip
-whose ``done.json`` holds the same key (video content, weights, settings; :mod:`demo.cache`)
-is skipped; a changed one is redone and the log says why.
+Per clip: the 2D stage (:class:`demo.pose2d.Pose2DStage`), then smoothing, lifting and
+placing every track (:func:`demo.pose3d.lift_people`) and, with an output folder, the
+writers of :mod:`demo.outputs` (result files, exports, the side-by-side video and GIF,
+the viewer page), each deciding from the options whether it runs, and ``done.json``
+written last (:mod:`demo.cache`). A folder whose ``done.json`` holds the same key (video
+content, weights, settings, versions) and still has every file it lists is skipped; one
+missing some of them gets them back from the saved arrays without running a model; a
+changed key is redone and the log says why.
 """
 from __future__ import annotations
 
-import json
 import logging
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from core.files import atomic_output, temp_path_beside
+from core.files import temp_path_beside
 from core.runtime import Runtime, configure_runtime
+from core.weights import resolve_weights
 from lifter.checkpoints import load_lifter
 from lifter.inference import LiftOptions
-from lifter.registry import LifterModel, lifter_entries, resolve_weights
+from lifter.registry import LifterModel, lifter_entries
 
-from .cache import ClipKey, read_saved_key, stale_reason, weights_identity
-from .export.writers import write_exports
-from .pose2d import Pose2DConfig, Pose2DResult, Pose2DStage
-from .pose3d import MotionOptions, Pose3DResult, lift_tracks
-from .render import RenderConfig, SkeletonRenderer
-from .side_by_side import VideoOutputs, write_side_by_side
-from .timing import StageTimes
-from .video import VideoInfo
-from .viewer import write_viewer
+from . import cache
+from .cache import ClipKey
+from .io.timing import StageTimes
+from .io.video import VideoInfo
+from .options import DEFAULT_LIFTER, PipelineOptions
+from .outputs import WRITERS, ClipFiles, write_outputs
+from .pose2d import Pose2DResult, Pose2DStage
+from .pose3d import Pose3DResult, lift_people
+from .render import SkeletonRenderer
 from .weights import all_entries, ensure_downloaded
 
 log = logging.getLogger(__name__)
 
-DONE_MARKER = "done.json"
-DEFAULT_LIFTER = "stcformer-27"
-
-
-@dataclass(frozen=True)
-class PipelineOptions:
-    """Everything a pipeline needs.
-
-    Attributes:
-        pose2d: detector, tracker and 2D model settings.
-        lifter: registry name or checkpoint path of the lifter.
-        frames: the lifter's window, for checkpoints the registry does not know.
-        lift: lifting protocol and batching (its precision is set from ``precision``).
-        motion: smoothing, and the camera behind the trajectories.
-        exports: motion files beside ``pose3d.npz``/``.json``: any of ``bvh``, ``csv``, ``fbx``.
-        outputs: which rendered files to write.
-        render: how they are drawn (``min_score``: joints scored lower are faded).
-        device: ``auto``, ``cpu`` or ``cuda``.
-        threads: torch threads; ``None``: every core the process may use.
-        precision: ``auto``, ``fp32``, ``bf16`` or ``fp16`` for every model.
-        overwrite: redo clips that are already done (and recompute their 2D).
-        download: fetch missing registry weights automatically.
-        progress: show progress bars.
-    """
-
-    pose2d: Pose2DConfig = field(default_factory=Pose2DConfig)
-    lifter: str = DEFAULT_LIFTER
-    frames: int | None = None
-    lift: LiftOptions = field(default_factory=LiftOptions)
-    motion: MotionOptions = field(default_factory=MotionOptions)
-    exports: tuple[str, ...] = ()
-    outputs: VideoOutputs = field(default_factory=VideoOutputs)
-    render: RenderConfig = field(default_factory=RenderConfig)
-    device: str = "auto"
-    threads: int | None = None
-    precision: str = "auto"
-    overwrite: bool = False
-    download: bool = True
-    progress: bool = True
+DONE_MARKER = cache.DONE_MARKER
 
 
 @dataclass
@@ -89,11 +53,11 @@ class ClipResult:
     Attributes:
         video: the input.
         out_dir: its output folder, or None when nothing was written.
-        status: ``done`` or ``skipped`` (already done with the same key).
-        reason: why it was skipped, or why it was redone.
+        status: ``done`` or ``skipped`` (already done with the same key, every file there).
+        reason: why it was skipped, why it was redone, or which files were rebuilt.
         pose2d, pose3d: the results (None when skipped).
         outputs: files written.
-        timings: seconds per stage (:mod:`demo.timing`) and ``wall``.
+        timings: seconds per stage (:mod:`demo.io.timing`) and ``wall``.
     """
 
     video: Path
@@ -107,7 +71,7 @@ class ClipResult:
 
     @property
     def frames(self) -> int:
-        return self.pose2d.num_frames if self.pose2d else 0
+        return self.pose3d.num_frames if self.pose3d else (self.pose2d.num_frames if self.pose2d else 0)
 
     @property
     def people(self) -> int:
@@ -122,7 +86,7 @@ class Pipeline:
     """Models loaded once (on first use) and reused for every clip.
 
     Args:
-        options: see :class:`PipelineOptions`.
+        options: see :class:`demo.options.PipelineOptions`.
         runtime: an already configured runtime (default: configured here from the options).
     """
 
@@ -162,21 +126,12 @@ class Pipeline:
         return replace(self.options.lift, precision=self.runtime.precision_for("lifter"))
 
     def key(self, video: Path) -> ClipKey:
-        """Everything the clip's outputs depend on (see :mod:`demo.cache`)."""
-        o = self.options
-        lift = {k: v for k, v in asdict(self.lift_options).items() if k not in ("batch_size", "progress")}
-        lift["frames"] = o.frames
-        outputs = {"video": o.outputs.video, "gif": asdict(o.outputs.gif) if o.outputs.gif else None,
-                   "html": o.outputs.html,
-                   "render": asdict(o.render) if o.outputs.any else None}
-        key = self.pose2d.key(video)
-        return ClipKey(key.video, {**key.weights, "lifter": weights_identity(self.lifter_path())},
-                       {**key.settings, "lift": lift, "motion": asdict(o.motion), "exports": sorted(o.exports),
-                        "outputs": outputs})  # fmt: skip
+        """Everything the clip's outputs depend on (built by :func:`demo.cache.clip_key`)."""
+        return cache.clip_key(self.pose2d.key(video), self.options, self.lifter_path(), self.lift_options)
 
     def process(self, video: str | Path, out_dir: str | Path | None = None) -> ClipResult:
-        """Run one clip; with ``out_dir``, write its files (``done.json`` last) or skip it
-        when it is already done with the same key.
+        """Run one clip; with ``out_dir``, write its files (``done.json`` last), or skip
+        it when it is already done with the same key, or rebuild the files it lost.
 
         Raises:
             UserError: a bad video, checkpoint or option (one line); anything else is a bug.
@@ -187,56 +142,76 @@ class Pipeline:
         times.add("setup", self.setup_seconds)
         self.setup_seconds = 0.0
         info = VideoInfo.probe(video)  # an unreadable video fails before any folder is made
+        self._check_gif_range(info)
         key = self.key(video)
         reason = ""
         if out is not None:
-            reason = stale_reason(read_saved_key(out / DONE_MARKER), key) or ""
+            record = cache.read_done(out)
+            reason = (cache.stale_reason(record.get("key"), key) or "") if record else "not done yet"
             if not reason and not self.options.overwrite:
-                return ClipResult(video, out, "skipped", "already done with this video, weights and settings (--overwrite redoes it)")
-            if (out / DONE_MARKER).exists():
-                log.warning("%s: redoing %s (%s)", video.name, out, reason or "--overwrite")
+                missing = cache.missing_outputs(out, record)
+                if not missing:
+                    return ClipResult(video, out, "skipped",
+                                      "already done with this video, weights and settings (--overwrite redoes it)")  # fmt: skip
+                rebuilt = self._rebuild(video, out, key, record, missing, times, start)
+                if rebuilt is not None:
+                    return rebuilt
+                reason = "its saved results could not be read"
+            if record:
+                log.warning("%s: redoing %s (%s)", video.name, out, reason if reason else "--overwrite")
         with times.stage("setup"):
             lifter = self.lifter  # a wrong checkpoint fails now, not after the 2D stage
         if out is not None:
             _check_writable(out)
-            (out / DONE_MARKER).unlink(missing_ok=True)  # from here on the folder is not finished
+            cache.clear_done(out)  # from here on the folder is not finished
         progress = self.options.progress
         pose2d = self.pose2d.run(video, out, reuse=not self.options.overwrite, progress=progress, info=info, times=times)
         with times.stage("lift"):
-            pose3d = lift_tracks(pose2d, lifter, self.lift_options, self.options.motion,
+            pose3d = lift_people(pose2d, lifter, self.lift_options, self.options.motion,
                                  lifter_name=self.options.lifter, progress=progress)  # fmt: skip
         outputs: list[Path] = []
         if out is not None:
-            with times.stage("io"):
-                outputs = [out / "pose2d.npz", out / "pose2d.json", *pose3d.save(out)]
-            with times.stage("export"):
-                outputs += write_exports(out, video.stem, pose3d, self.options.exports)
-            outputs += write_side_by_side(video, out, pose2d, pose3d, self.renderer, self.options.outputs, times, progress=progress)
-            if self.options.outputs.html:
-                with times.stage("io"):
-                    clip_video = f"{video.stem}_pose.mp4" if self.options.outputs.video else None
-                    outputs.append(write_viewer(out, video.stem, pose3d, video_file=clip_video,
-                                                palette=self.renderer.palette))  # fmt: skip
-        wall = time.perf_counter() - start
-        result = ClipResult(video, out, "done", reason, pose2d, pose3d, outputs, times.to_json(wall))
+            clip = ClipFiles(video, out, pose3d, pose2d, self.renderer, times, progress)
+            outputs = [out / "pose2d.npz", out / "pose2d.json", *write_outputs(clip, self.options)]
+        result = ClipResult(video, out, "done", reason, pose2d, pose3d, outputs, times.to_json(time.perf_counter() - start))
         if out is not None:
-            _write_done(out, result, key)
+            self._finish(out, video, key, result)
         return result
 
+    def _check_gif_range(self, info: VideoInfo) -> None:
+        """A GIF range past the clip's end fails now, before any model runs."""
+        gif = self.options.outputs.gif
+        if gif is not None and info.num_frames:
+            gif.frame_indices(info.num_frames, info.fps)
 
-def _write_done(out: Path, result: ClipResult, key: ClipKey) -> None:
-    with atomic_output(out / DONE_MARKER) as tmp:
-        tmp.write_text(json.dumps({
-            "video": str(result.video),
-            "key": key.to_json(),
-            "outputs": [p.name if p.parent == out else str(p.relative_to(out)) for p in result.outputs],
-            "frames": result.frames,
-            "fps": float(result.pose2d.video.fps) if result.pose2d else None,
-            "people": result.people,
-            "seconds": round(result.seconds, 2),
-            "timings": result.timings,
-            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        }, indent=1))  # fmt: skip
+    def _rebuild(self, video: Path, out: Path, key: ClipKey, record: dict, missing: list[Path], times: StageTimes,
+                 start: float) -> ClipResult | None:  # fmt: skip
+        """Write a finished folder's lost files again from its saved arrays (no model
+        runs); None when the arrays cannot be read (the clip is then redone)."""
+        names = {str(p.relative_to(out)) for p in missing}
+        try:
+            pose2d = Pose2DResult.load(out)
+            pose3d = Pose3DResult.load(out)
+        except (OSError, ValueError, KeyError) as e:
+            log.warning("%s: cannot rebuild %s from its saved results (%s)", video.name, out, e)
+            return None
+        made = {n for w in WRITERS if w.wanted(self.options) for n in names if any(Path(n).match(p) for p in w.owned(video.stem))}
+        if names - made:
+            return None  # a lost file no writer makes (the 2D cache's): redo the clip
+        log.warning("%s: rebuilding %s in %s from the saved results", video.name, ", ".join(sorted(names)), out)
+        cache.clear_done(out)
+        clip = ClipFiles(video, out, pose3d, pose2d, self.renderer, times, self.options.progress)
+        write_outputs(clip, self.options, only=names)
+        outputs = cache.recorded_outputs(out, record)
+        result = ClipResult(video, out, "done", f"rebuilt {', '.join(sorted(names))}", pose2d, pose3d, outputs,
+                            times.to_json(time.perf_counter() - start))  # fmt: skip
+        self._finish(out, video, key, result)
+        return result
+
+    def _finish(self, out: Path, video: Path, key: ClipKey, result: ClipResult) -> None:
+        cache.write_done(out, cache.done_record(
+            out, video, key, result.outputs, frames=result.frames, fps=result.pose3d.fps if result.pose3d else None,
+            people=result.people, seconds=result.seconds, timings=result.timings))  # fmt: skip
 
 
 def _check_writable(out_dir: Path) -> None:

@@ -1,4 +1,4 @@
-"""Reading checkpoint files safely and turning lifter checkpoints into ready models.
+"""Turning lifter checkpoints into ready models (files are read by :mod:`core.checkpoint_io`).
 
 One entry point, :func:`load_lifter`, takes a registry name or a path and returns a
 model in eval mode. It accepts the official files unchanged (STCFormer's raw
@@ -9,17 +9,17 @@ the file and what it looks like instead.
 from __future__ import annotations
 
 import logging
-import pickle
 import re
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
-from core.errors import CheckpointError, brief
+from core.checkpoint_io import check_state_dict, read_checkpoint, unwrap_state_dict
+from core.errors import CheckpointError
+from core.weights import resolve_weights
+
 from .registry import (
     FAMILIES,
     LifterConfig,
@@ -28,87 +28,15 @@ from .registry import (
     build_lifter,
     config_to_dict,
     lifter_entries,
-    resolve_weights,
 )
 
 log = logging.getLogger(__name__)
-
-# numpy objects that training frameworks leave in checkpoint metadata (MMPose's 'meta').
-# They only rebuild arrays and scalars, so weights_only loading may construct them; the
-# legacy 'numpy.core' names are how files written with numpy 1.x refer to them.
-_NUMPY_SAFE_GLOBALS: list[Any] = [
-    np.ndarray,
-    np.dtype,
-    np._core.multiarray._reconstruct,
-    np._core.multiarray.scalar,
-    (np._core.multiarray._reconstruct, "numpy.core.multiarray._reconstruct"),
-    (np._core.multiarray.scalar, "numpy.core.multiarray.scalar"),
-    *(getattr(np.dtypes, name) for name in np.dtypes.__all__ if name.endswith("DType")),
-]
 
 # Tell-tale keys of checkpoints people pass by mistake, with what to say about them.
 _FOREIGN_KINDS = (
     (re.compile(r"^(backbone\.)?stage4\.|^(head\.)?final_layer\."), "an HRNet 2D keypoint checkpoint, not a lifter"),
     (re.compile(r"^model\.\d+\.(conv|cv\d)"), "a YOLO detector checkpoint, not a lifter"),
 )
-
-
-def read_checkpoint(path: str | Path) -> Any:
-    """``torch.load`` a file on the CPU with ``weights_only=True``.
-
-    Numpy arrays and scalars in metadata are allowed; any other Python object is
-    refused rather than unpickled. Raises :class:`CheckpointError` with one line.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint {path} does not exist")
-    size = path.stat().st_size
-    if size == 0:
-        raise CheckpointError(f"checkpoint {path} is empty (0 bytes): an interrupted download? Delete it and fetch it again")
-    try:
-        with torch.serialization.safe_globals(_NUMPY_SAFE_GLOBALS), warnings.catch_warnings():
-            # torch warns about pickle protocols it handles fine; the user cannot act on it.
-            warnings.simplefilter("ignore", UserWarning)
-            return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as e:
-        found = re.search(r"GLOBAL ([\w.]+)", str(e))
-        what = f" ({found.group(1)})" if found else ""
-        raise CheckpointError(
-            f"checkpoint {path} holds pickled Python objects{what} that safe loading refuses: "
-            "it is not a plain weights file (a whole-model or YOLO save?); we never unpickle arbitrary code"
-        ) from None
-    except Exception as e:  # noqa: BLE001 - torch.load raises arbitrary types (IndexError, KeyError...) on garbage
-        text = str(e)
-        with open(path, "rb") as f:
-            zip_start = f.read(4) == b"PK\x03\x04"  # how every torch.save file since PyTorch 1.6 begins
-        if zip_start or isinstance(e, EOFError) or "unexpected EOF" in text:
-            reason = f"is truncated or corrupt ({size} bytes): an interrupted download? Delete it and fetch it again"
-        else:
-            reason = f"is not a PyTorch checkpoint ({type(e).__name__}: {brief(e)})"
-        raise CheckpointError(f"checkpoint {path} {reason}") from None
-
-
-def unwrap_state_dict(obj: Any, path: str | Path) -> dict[str, torch.Tensor]:
-    """The tensors of a checkpoint, whatever wrapper the training code saved them in.
-
-    Accepts a raw state_dict, ``{'model_pos': ...}`` (PoseFormerV2), ``{'state_dict': ...}``
-    (MMPose) or ``{'model': ...}``; strips ``nn.DataParallel``'s ``module.`` prefix.
-    """
-    if isinstance(obj, dict):
-        for key in ("model_pos", "state_dict", "model"):
-            if isinstance(obj.get(key), dict):
-                obj = obj[key]
-                break
-    if not isinstance(obj, dict) or not obj:
-        raise CheckpointError(f"checkpoint {path} holds no state_dict (found {type(obj).__name__})")
-    not_tensors = [k for k, v in obj.items() if not isinstance(v, torch.Tensor)]
-    if not_tensors:
-        raise CheckpointError(
-            f"checkpoint {path} is not a state_dict: entries such as {not_tensors[:3]} are not tensors"
-        )
-    if all(k.startswith("module.") for k in obj):
-        obj = {k[len("module."):]: v for k, v in obj.items()}
-    return dict(obj)
 
 
 #: Keys only each lifter family's checkpoints have.
@@ -275,27 +203,6 @@ def _entry_arch(entry: LifterEntry) -> dict[str, Any]:
     d = config_to_dict(entry.config)
     d.pop("frames")
     return d
-
-
-def check_state_dict(model: torch.nn.Module, state_dict: dict[str, torch.Tensor], path: str | Path, what: str) -> None:
-    """Strict key and shape comparison with an error naming the first offending keys."""
-    expected = model.state_dict()
-    missing = [k for k in expected if k not in state_dict]
-    unexpected = [k for k in state_dict if k not in expected]
-    wrong = [
-        f"{k} {tuple(state_dict[k].shape)} vs {tuple(v.shape)}"
-        for k, v in expected.items()
-        if k in state_dict and state_dict[k].shape != v.shape
-    ]
-    problems = []
-    if missing:
-        problems.append(f"{len(missing)} missing key(s) ({', '.join(missing[:3])})")
-    if unexpected:
-        problems.append(f"{len(unexpected)} unexpected key(s) ({', '.join(unexpected[:3])})")
-    if wrong:
-        problems.append(f"{len(wrong)} wrongly shaped (file vs model: {'; '.join(wrong[:3])})")
-    if problems:
-        raise CheckpointError(f"checkpoint {path} does not fit {what}: {', '.join(problems)}")
 
 
 def load_lifter(

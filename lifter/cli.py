@@ -9,27 +9,23 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from core.errors import LiftError, UserError
+from core.console import report_errors, setup_logging
+from core.errors import LiftError
 from core.files import atomic_output
 from core.runtime import PRECISIONS, pick_device, resolve_precision
+from core.weights import checkpoints_dir
 
 from .checkpoints import describe, inspect_checkpoint, load_lifter
 from .inference import MODES, lift_tracks
 from .options import add_lift_arguments, lift_options_from_args
-from .registry import checkpoints_dir, lifter_entries
+from .registry import lifter_entries
 
 log = logging.getLogger("lifter")
-
-
-def setup_logging(verbose: int, quiet: bool) -> None:
-    """Plain messages on stderr: INFO by default, DEBUG with -v, warnings only with -q."""
-    level = logging.WARNING if quiet else (logging.DEBUG if verbose else logging.INFO)
-    logging.basicConfig(level=level, format="%(message)s", stream=sys.stderr, force=True)
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -171,19 +167,6 @@ def build_parser() -> argparse.ArgumentParser:
                         "bf16 and fp16 are autocast over fp32 weights, fp16 needs CUDA")  # fmt: skip
     p.set_defaults(func=cmd_lift)
     return parser
-
-
-def report_errors(command: Callable[[], int]) -> int:
-    """Run a command; a :class:`UserError` becomes one ``error:`` line and exit code 1,
-    Ctrl-C exit code 130. Anything else is a bug and keeps its traceback."""
-    try:
-        return command()
-    except UserError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
 
 
 def main(argv: Sequence[str] | None = None) -> int:

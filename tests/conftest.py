@@ -113,7 +113,7 @@ def confident_yolo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def short_clips(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A folder with two short real clips (24 frames of the shared clip at half size)."""
     folder = tmp_path_factory.mktemp("clips")
-    from demo.video import H264Writer, read_frames
+    from demo.io.video import H264Writer, read_frames
 
     frames = [f[::2, ::2] for _, f in zip(range(48), read_frames(media_path("vtest_15s.mp4")))]
     for name, part in (("walk_a.mp4", frames[:24]), ("walk_b.mp4", frames[24:])):

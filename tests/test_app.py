@@ -14,13 +14,13 @@ import pytest
 import torch
 from PIL import Image
 
-import demo.download
+import core.download
 import demo.pipeline
 import demo.weights
 from demo.cli import main
-from demo.detect import PersonDetector
-from demo.video import H264Writer, VideoInfo, read_frames
-from lifter.registry import Source, WeightsFile
+from demo.pose2d.detect import PersonDetector
+from demo.io.video import H264Writer, VideoInfo, read_frames
+from core.weights import Source, WeightsFile
 
 from .conftest import fixture_path, media_path
 from .local_server import Route
@@ -248,7 +248,7 @@ def test_download_command_against_a_local_server(server, monkeypatch, capsys) ->
     gone = _served_entry("gone-model", server.base + "/missing.pth")
     entries = {e.name: e for e in (good, wrong_hash, cut, gone)}
     monkeypatch.setattr(demo.weights, "all_entries", lambda: entries)
-    monkeypatch.setattr(demo.download, "RETRY_WAIT_S", 0.0)
+    monkeypatch.setattr(core.download, "RETRY_WAIT_S", 0.0)
 
     assert main(["download", "-q", "good-model"]) == 0
     assert good.path.read_bytes() == body and f"ok  {good.path}" in capsys.readouterr().out

@@ -12,7 +12,7 @@ import torch
 
 import demo.pipeline
 from demo.cli import main
-from demo.hrnet import HRNet
+from demo.pose2d.hrnet import HRNet
 from lifter.stcformer import STCFormer
 
 from .conftest import fixture_path, make_random_yolo

@@ -1,4 +1,4 @@
-"""demo.download against a real HTTP server on 127.0.0.1 (tests/local_server.py), and with gdown
+"""core.download against a real HTTP server on 127.0.0.1 (tests/local_server.py), and with gdown
 replaced by a stand-in (no network).
 
 Every test also checks what is left in the destination folder: only a verified file, never a
@@ -22,10 +22,10 @@ import torch.hub
 from gdown.download import GoogleDriveFileToDownload  # what download_folder(skip_download=True) returns
 
 from core.errors import UserError
-from demo import download
-from demo.download import OFFLINE_ENV, DownloadError, download_gdrive, download_gdrive_folder_file, download_url
-from demo.weights import fetch
-from lifter.registry import Source, WeightsFile
+from core import download
+from core.download import OFFLINE_ENV, DownloadError, download_gdrive, download_gdrive_folder_file, download_url
+from core.download import fetch
+from core.weights import Source, WeightsFile
 
 from .local_server import FileServer, Route
 

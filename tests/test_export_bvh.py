@@ -231,14 +231,15 @@ def test_absent_frames_hold_the_nearest_pose_and_are_listed(tmp_path: Path) -> N
     state[3] = 2
     report = bvh.write_bvh(tmp_path / "gaps_person2.bvh", world, present, 30, state=state, track_id=2)
     rows = motion_rows(report.bvh)
-    assert len(rows) == 10 and np.isfinite(rows).all()
-    nearest = [2, 2, 2, 3, 3, 3, 7, 7, 7, 7]  # frame 5 is as near 3 as 7: the earlier one
+    # the BVH covers the person's lifetime, video frames 2-7; its frame 0 is video frame 2
+    assert len(rows) == 6 and np.isfinite(rows).all()
+    nearest = [0, 1, 1, 1, 5, 5]  # video frame 5 is as near 3 as 7: the earlier one
     assert np.array_equal(rows, rows[nearest])
-    assert report.filled == [[0, 1], [4, 6], [8, 9]]
+    assert report.filled == [[4, 6]]  # video frames
     side = json.loads(report.side_json.read_text())
-    assert side["filled_ranges"] == [[0, 1], [4, 6], [8, 9]]
+    assert side["first_frame"] == 2 and side["filled_ranges"] == [[4, 6]]
     assert side["interpolated_ranges"] == [[3, 3]]
-    assert side["present_frames"] == 3 and side["frames"] == 10 and side["track_id"] == 2
+    assert side["present_frames"] == 3 and side["frames"] == 6 and side["track_id"] == 2
     # a present frame with a non-finite joint counts as absent
     world2, _ = walking(6)
     world2[4, 13] = np.nan
@@ -248,7 +249,7 @@ def test_absent_frames_hold_the_nearest_pose_and_are_listed(tmp_path: Path) -> N
 def test_mostly_absent_person_is_written_with_a_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     world, _ = walking(20)
     present = np.zeros(20, bool)
-    present[[5, 6]] = True
+    present[[0, 19]] = True  # the lifetime is all 20 frames, 2 of them present
     with caplog.at_level(logging.WARNING):
         report = bvh.write_bvh(tmp_path / "rare_person1.bvh", world, present, 30)
     assert report.bvh.is_file() and report.present_frames == 2

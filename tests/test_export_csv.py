@@ -11,12 +11,12 @@ import pytest
 from core.errors import UserError
 from core.joints import H36M_JOINTS
 from demo.export.csv_table import HEADER, write_joints_csv
-from demo.export.writers import parse_exports
+from demo.export.formats import parse_exports
 from demo.motion.camera import PinholeCamera
 from demo.motion.ground import GroundFrame
-from demo.pose2d import Pose2DResult, VideoMeta
+from demo.io.video import VideoMeta
 from demo.pose3d import Pose3DResult, Track3D
-from demo.track import FrameState
+from demo.pose2d.track import FrameState
 
 T = 6
 
@@ -34,10 +34,10 @@ def _result() -> Pose3DResult:
             a[absent] = np.nan
         world[1, 5] = np.nan  # a joint the 2D model lost
         nan3 = np.full((T, 17, 3), np.nan, np.float32)
-        tracks.append(Track3D(track_id, state, nan3, nan3[:, 0], world, nan3, scores, kp))
+        tracks.append(Track3D(track_id, 0, state, nan3, nan3[:, 0], world, scores, kp))
     video = VideoMeta("clip.mp4", "0" * 64, 640, 480, Fraction(25), T, 0)
     ground = GroundFrame.from_up(np.array([0.0, -1.0, 0.0]), -1.6, "test")
-    return Pose3DResult(Pose2DResult(video, [], {}), tracks, {}, PinholeCamera.for_image(640, 480), ground)
+    return Pose3DResult(video, tracks, {}, PinholeCamera.for_image(640, 480), ground)
 
 
 def test_csv_is_one_row_per_present_frame_person_joint(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from demo.hrnet import HRNET_VARIANTS, HRNet, HRNetConfig, hrnet_state_dict, infer_hrnet_config, load_hrnet
+from demo.pose2d.hrnet import HRNET_VARIANTS, HRNet, HRNetConfig, hrnet_state_dict, infer_hrnet_config, load_hrnet
 from lifter.checkpoints import read_checkpoint
 from core.errors import CheckpointError
 

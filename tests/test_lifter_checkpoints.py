@@ -12,7 +12,8 @@ import torch
 from lifter.checkpoints import inspect_checkpoint, load_lifter, read_checkpoint
 from core.errors import CheckpointError
 from lifter.poseformerv2 import PoseFormerV2
-from lifter.registry import checkpoints_dir, create_lifter, get_entry
+from core.weights import checkpoints_dir
+from lifter.registry import create_lifter, get_entry
 from lifter.stcformer import STCFormer
 
 from .conftest import fixture_path

@@ -3,6 +3,8 @@ and random-weight models: one entry per frame, the saved files, the cache, bad i
 from __future__ import annotations
 
 import json
+import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import av
@@ -11,12 +13,15 @@ import pytest
 import torch
 
 from core.runtime import configure_runtime
-from demo.detect import DetectorConfig
-from demo.pose2d import RESULT_JSON, RESULT_NPZ, SEEDS_KEYPOINTS, Pose2DConfig, Pose2DResult, Pose2DStage, estimate_2d
-from demo.skeleton import coco_to_h36m
-from demo.topdown import TopDownEstimator
-from demo.track import FrameState, TrackerConfig
-from demo.video import VideoError
+from demo.pose2d.detect import DetectorConfig
+from demo.pose2d import Pose2DConfig, Pose2DResult, Pose2DStage, estimate_2d
+from demo.pose2d.result import RESULT_JSON, RESULT_NPZ, SEEDS_KEYPOINTS
+from core.coco_to_h36m import coco_to_h36m
+from demo.pose2d.topdown import TopDownEstimator
+from demo.pose2d.track import FrameState, TrackerConfig
+from core.files import file_fingerprint
+from demo.io.video import VideoError
+from demo.pose2d.stage import _load_if_current
 
 from .conftest import fixture_path, media_path
 
@@ -54,14 +59,18 @@ def first_run(random_yolo: Path, tmp_path_factory: pytest.TempPathFactory) -> tu
     return estimate_2d(media_path("vtest_15s.mp4"), config, out, progress=False), out, config
 
 
-def test_one_entry_per_frame_for_every_track(first_run) -> None:
+def test_one_entry_per_frame_of_each_tracks_span(first_run) -> None:
     result, _, _ = first_run
     assert result.num_frames == FRAMES and result.video.width == 768 and result.video.fps == 10
     assert len(result.tracks) >= 1 and not result.reused
     for track in result.tracks:
-        assert track.state.shape == (FRAMES,) and track.state.dtype == np.uint8
-        assert track.boxes.shape == (FRAMES, 4) and track.coco.shape == (FRAMES, 17, 2)
-        assert track.h36m.shape == (FRAMES, 17, 2) and track.h36m_scores.shape == (FRAMES, 17)
+        n = len(track.state)
+        assert 0 <= track.start and track.stop <= FRAMES and track.state.dtype == np.uint8
+        assert track.state[0] == track.state[-1] == FrameState.DETECTED  # first to last detection
+        assert track.boxes.shape == (n, 4) and track.coco.shape == (n, 17, 2)
+        assert track.h36m.shape == (n, 17, 2) and track.h36m_scores.shape == (n, 17)
+        dense = track.dense("coco", FRAMES)
+        assert dense.shape == (FRAMES, 17, 2) and np.isnan(dense[: track.start]).all()
         assert all(a.dtype == np.float32 for a in (track.boxes, track.coco, track.coco_scores, track.h36m))
         present = track.present
         assert np.isfinite(track.coco[present]).all() and np.isnan(track.coco[~present]).all()
@@ -77,8 +86,13 @@ def test_files_and_seeds_export(first_run) -> None:
     assert meta["video"]["num_frames"] == FRAMES and meta["video"]["fps"] == "10/1"
     assert len(meta["video"]["sha256"]) == 64 and meta["models"]["pose2d"]["model"] == "hrnet_ref.pth"
     assert [t["track_id"] for t in meta["tracks"]] == [t.track_id for t in result.tracks]
+    rows = sum(len(t.state) for t in result.tracks)
     with np.load(out / RESULT_NPZ) as data:
-        assert data["coco"].shape == (len(result.tracks), FRAMES, 17, 2) and data["state"].dtype == np.uint8
+        assert data["coco"].shape == (rows, 17, 2) and data["state"].dtype == np.uint8
+        first = data["row_track"] == result.tracks[0].track_id
+        assert data["frame"][first][0] == result.tracks[0].start
+        assert np.array_equal(data["coco"][first], result.tracks[0].coco, equal_nan=True)
+    assert meta["npz_sha256"] == file_fingerprint(out / RESULT_NPZ) and meta["rows"] == rows
     with np.load(out / SEEDS_KEYPOINTS) as seeds:
         assert seeds["reconstruction"].shape == (1, FRAMES, 17, 2) and np.isfinite(seeds["reconstruction"]).all()
         assert np.allclose(seeds["reconstruction"][0][result.tracks[0].present], result.tracks[0].h36m[result.tracks[0].present])
@@ -95,6 +109,34 @@ def test_second_run_reuses_the_saved_result(first_run, monkeypatch) -> None:
     assert again.reused and len(again.tracks) == len(result.tracks)
     for a, b in zip(result.tracks, again.tracks):
         assert a.track_id == b.track_id and np.array_equal(a.coco, b.coco, equal_nan=True)
+
+
+def test_an_interrupted_save_never_leaves_another_settings_arrays(first_run, random_yolo: Path, tmp_path: Path,
+                                                                  monkeypatch, caplog) -> None:  # fmt: skip
+    """The record is removed before the arrays are replaced and written after them, and it
+    names the arrays' sha256: a run that fails in between (a full disk) leaves nothing
+    that the next run with the first settings would take for its own."""
+    result, out, config = first_run
+    for name in (RESULT_NPZ, RESULT_JSON):
+        shutil.copy(out / name, tmp_path / name)
+    video = media_path("vtest_15s.mp4")
+    key_a = Pose2DStage(config, configure_runtime("cpu")).key(video)
+    assert _load_if_current(tmp_path, key_a) is not None  # the first settings' result is reusable
+    other = replace(result, tracks=result.tracks[:1], key={"other": "settings"})
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Pose2DResult, "export_seeds_keypoints", full_disk)  # after the arrays, before the record
+    with pytest.raises(OSError):
+        other.save(tmp_path)
+    assert not (tmp_path / RESULT_JSON).exists() and (tmp_path / RESULT_NPZ).exists()
+    assert _load_if_current(tmp_path, key_a) is None  # recomputed, not another setting's arrays reused
+    # and an old record beside new arrays is not trusted either: the hash does not match
+    shutil.copy(out / RESULT_JSON, tmp_path / RESULT_JSON)
+    with caplog.at_level("WARNING"):
+        assert _load_if_current(tmp_path, key_a) is None
+    assert "not the file pose2d.json describes" in caplog.text
 
 
 def test_another_model_invalidates_the_cache(first_run, random_yolo: Path, caplog) -> None:

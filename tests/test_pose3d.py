@@ -1,5 +1,5 @@
-"""The app's 3D stage (demo/pose3d.py): every track lifted together, absences, scores in
-both exports, and the seeds' display frame."""
+"""The app's 3D stage (demo/pose3d/): every track lifted together, in chunks, absences,
+scores in both exports, the row layout of the files, and the seeds' display frame."""
 from __future__ import annotations
 
 import json
@@ -10,11 +10,13 @@ import numpy as np
 import pytest
 import torch
 
-from demo.display_frame import camera_to_world, world_for_display
+from demo.render.display_frame import camera_to_world, world_for_display
 from demo.motion.smoothing import smooth_series, smoothing_preset
-from demo.pose2d import Pose2DResult, Track2D, VideoMeta
-from demo.pose3d import MotionOptions, lift_tracks
-from demo.track import FrameState
+from demo.io.video import VideoMeta
+from demo.pose2d import Pose2DResult, Track2D
+from demo.options import MotionOptions
+from demo.pose3d import Pose3DResult, lift_people as lift_tracks
+from demo.pose2d.track import FrameState
 from lifter.checkpoints import load_lifter
 from lifter.inference import LiftOptions
 from lifter.inference import lift_tracks as lift_2d_tracks
@@ -38,7 +40,7 @@ def _track2d(track_id: int, state: np.ndarray, seed: int) -> Track2D:
     h36m[state == FrameState.ABSENT] = 12345.0
     scores[state == FrameState.ABSENT] = np.nan
     boxes = np.zeros((T, 4), np.float32)
-    return Track2D(track_id, state, boxes, np.ones(T, np.float32), h36m.copy(), scores.copy(), h36m, scores)
+    return Track2D(track_id, 0, state, boxes, np.ones(T, np.float32), h36m.copy(), scores.copy(), h36m, scores)
 
 
 @pytest.fixture()
@@ -65,8 +67,7 @@ def test_tracks_are_lifted_in_present_segments(pose2d, stcformer) -> None:
     alone = [r.camera for r in lift_2d_tracks(segments, 1280, 720, stcformer)]
     assert np.abs(a.camera[:15] - alone[0]).max() <= TOL and np.abs(a.camera[19:] - alone[1]).max() <= TOL
     assert np.abs(b.camera[4:25] - alone[2]).max() <= TOL
-    assert np.abs(a.display[a.present] - world_for_display(a.camera[a.present])).max() <= TOL
-    assert np.isnan(a.display[~a.present]).all() and np.isnan(a.world[~a.present]).all()
+    assert np.isnan(a.world[~a.present]).all() and not hasattr(a, "display")  # display is the renderer's
     assert result.lifter == {"name": "fixture", "family": "stcformer", "window": 27, "mode": "centre", "flip": True,
                              "precision": "fp32"}  # fmt: skip
 
@@ -93,13 +94,14 @@ def test_people_are_placed_in_camera_and_world_space(pose2d, stcformer, tmp_path
         assert np.allclose(tr.world, result.ground.to_world(tr.camera_joints), equal_nan=True, atol=1e-5)
     result.save(tmp_path)
     with np.load(tmp_path / "pose3d.npz") as npz:
-        assert npz["root"].shape == (2, T, 3) and npz["display"].shape == npz["camera_joints"].shape == (2, T, 17, 3)
+        assert npz["root"].shape == (2 * T, 3) and npz["camera_joints"].shape == (2 * T, 17, 3)
+        assert "display" not in npz.files
         k, m = npz["intrinsics"], npz["world_from_camera"]
-        assert k[0, 0] == pytest.approx(result.camera.focal_px) and k[:2, 2] == pytest.approx([640, 360])
-        cam = npz["camera_joints"][0, 0]
-        assert np.allclose(cam @ m[:3, :3].T + m[:3, 3], npz["world"][0, 0], atol=1e-4)
+        assert k[0, 0] == pytest.approx(result.camera.focal_px) and k[:2, 2] == pytest.approx([1280 / 2, 360])
+        cam = npz["camera_joints"][0]
+        assert np.allclose(cam @ m[:3, :3].T + m[:3, 3], npz["world"][0], atol=1e-4)
     data = json.loads((tmp_path / "pose3d.json").read_text())
-    assert data["camera"]["fov_deg"] == pytest.approx(65.0) and "world_from_camera" in data["ground"]
+    assert data["camera"]["fov_deg"] == pytest.approx(65.0) and "world_from_camera" in data["ground"]  # landscape: long side = width
     assert len(data["tracks"][0]["root"]) == T - 4
 
 
@@ -115,10 +117,12 @@ def test_scores_are_in_both_exports(pose2d, stcformer, tmp_path: Path) -> None:
     result.tracks[0].scores[2, 5] = np.nan  # a score the 2D stage did not have: null in JSON
     result.save(tmp_path)
     with np.load(tmp_path / "pose3d.npz") as npz:
-        assert npz["scores"].shape == (2, T, 17) and npz["scores"].dtype == np.float32
-        assert np.array_equal(npz["scores"][1, 4:25], pose2d.tracks[1].h36m_scores[4:25])
-        assert np.isnan(npz["scores"][0, 15:19]).all() and np.isnan(npz["scores"][1, :4]).all()
-        assert npz["camera"].shape == npz["world"].shape == (2, T, 17, 3)
+        assert npz["scores"].shape == (2 * T, 17) and npz["scores"].dtype == np.float32
+        second = npz["row_track"] == 7  # the documented way to read one track without our code
+        assert np.array_equal(npz["frame"][second], np.arange(T))
+        assert np.array_equal(npz["scores"][second][4:25], pose2d.tracks[1].h36m_scores[4:25])
+        assert np.isnan(npz["scores"][~second][15:19]).all() and np.isnan(npz["scores"][second][:4]).all()
+        assert npz["camera"].shape == npz["world"].shape == (2 * T, 17, 3)
     data = json.loads((tmp_path / "pose3d.json").read_text())
     first = data["tracks"][0]
     assert len(first["scores"]) == len(first["frames"]) == T - 4 and len(first["scores"][0]) == 17
@@ -132,7 +136,34 @@ def test_no_tracks(stcformer, tmp_path: Path) -> None:
     result = lift_tracks(Pose2DResult(video, [], {}), stcformer, progress=False)
     result.save(tmp_path)
     with np.load(tmp_path / "pose3d.npz") as npz:
-        assert npz["scores"].shape == (0, T, 17) and npz["camera"].shape == (0, T, 17, 3)
+        assert npz["scores"].shape == (0, 17) and npz["camera"].shape == (0, 17, 3) and int(npz["num_frames"]) == T
+    assert Pose3DResult.load(tmp_path).tracks == []
+
+
+def test_spans_chunks_and_reload(stcformer, tmp_path: Path) -> None:
+    """Tracks hold only their span; lifting in chunks of a few frames gives the same
+    numbers as one call; the saved result reads back as it was, with a dense view."""
+    state = np.full(12, FrameState.DETECTED, np.uint8)
+    late = _track2d(5, np.r_[state, np.zeros(T - 12, np.uint8)], 3)
+    late = Track2D(5, 40, late.state[:12], late.boxes[:12], late.box_scores[:12], late.coco[:12], late.coco_scores[:12],
+                   late.h36m[:12], late.h36m_scores[:12])  # fmt: skip
+    early = _track2d(2, np.full(T, FrameState.DETECTED, np.uint8), 4)
+    video = VideoMeta("clip.mp4", "0" * 64, 1280, 720, Fraction(25), 60, 0)
+    pose2d = Pose2DResult(video, [early, late], {})
+    whole = lift_tracks(pose2d, stcformer, progress=False)
+    chunked = lift_tracks(pose2d, stcformer, progress=False, chunk_rows=5)
+    for a, b in zip(whole.tracks, chunked.tracks):
+        assert a.start == b.start and np.abs(a.world - b.world).max() <= TOL
+    assert whole.tracks[1].start == 40 and whole.tracks[1].world.shape == (12, 17, 3)
+    dense = whole.dense(5, "world")
+    assert dense.shape == (60, 17, 3) and np.isnan(dense[:40]).all() and np.array_equal(dense[40:52], whole.tracks[1].world)
+    whole.save(tmp_path)
+    back = Pose3DResult.load(tmp_path)
+    assert [t.start for t in back.tracks] == [0, 40] and back.video == video
+    assert np.array_equal(back.tracks[1].world, whole.tracks[1].world, equal_nan=True)
+    assert np.allclose(back.ground.matrix(), whole.ground.matrix()) and back.camera == whole.camera
+    data = json.loads((tmp_path / "pose3d.json").read_text())
+    assert data["tracks"][1]["frames"] == list(range(40, 52))
 
 
 # --- the seeds' display frame -------------------------------------------------------------------

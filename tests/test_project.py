@@ -34,7 +34,7 @@ def test_weights_and_outputs_are_ignored() -> None:
 
 
 def test_sample_clip_is_a_short_real_video() -> None:
-    from demo.video import VideoInfo
+    from demo.io.video import VideoInfo
 
     info = VideoInfo.probe(REPO / "videos" / "sample.mp4")
     assert info.num_frames >= 27 and (REPO / "videos" / "sample.mp4").stat().st_size < 2_000_000

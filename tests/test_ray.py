@@ -21,7 +21,7 @@ from core.errors import UserError
 from demo.cli import main
 from demo.cluster.plan import INSTALL_HINT, RayOptions, longest_first, plan_workers
 from demo.cluster.storage import remove_partial_files, storage_problem
-from demo.video import H264Writer, read_frames
+from demo.io.video import H264Writer, read_frames
 
 from .conftest import REPO
 from .test_app import model_args
@@ -140,7 +140,7 @@ def sequential(batch: Path, confident_yolo: Path, tmp_path_factory: pytest.TempP
 
 def test_workers_get_the_code_and_the_weights_manifest_not_the_weights(ray_session) -> None:
     def shipped() -> tuple[bool, list[str], str]:
-        from lifter.registry import MANIFEST_PATH, REPO_ROOT
+        from core.weights import MANIFEST_PATH, REPO_ROOT
 
         return MANIFEST_PATH.is_file(), sorted(p.name for p in REPO_ROOT.iterdir()), os.getcwd()
 

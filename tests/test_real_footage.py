@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from demo.cli import main
-from demo.video import H264Writer, read_frames
+from demo.io.video import H264Writer, read_frames
 
 from .conftest import fixture_path, media_path
 

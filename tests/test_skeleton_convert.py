@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from core.joints import COCO_JOINTS, H36M_JOINTS
-from demo.skeleton import coco_to_h36m
+from core.coco_to_h36m import coco_to_h36m
 from core.errors import UserError
 
 from .conftest import fixture_path

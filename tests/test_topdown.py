@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from demo.hrnet import HRNet, HRNetConfig
-from demo.topdown import (
+from demo.pose2d.hrnet import HRNet, HRNetConfig
+from demo.pose2d.topdown import (
     IMAGENET_NORMALIZATION,
     Poses2D,
     TopDownEstimator,

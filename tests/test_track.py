@@ -7,14 +7,14 @@ import threading
 import numpy as np
 import pytest
 
-from demo.detect import Detections
-from demo.track import (
+from demo.pose2d.detect import Detections
+from demo.pose2d.track import (
     FrameState,
     PersonTracker,
     TrackerConfig,
     TrackLog,
     collect_tracks,
-    dense_boxes,
+    span_boxes,
     fill_gaps,
     frame_states,
     select_tracks,
@@ -114,7 +114,7 @@ def test_a_short_absence_keeps_the_id_and_is_filled_linearly() -> None:
     script = [[] if 10 <= t < 15 else [_box(100 + 5 * t)] for t in range(25)]
     (track,) = _run(script, fps=10)
     config = TrackerConfig()
-    boxes, scores, state = dense_boxes(track, 25, config.max_gap_frames(10))
+    boxes, scores, state = span_boxes(track, config.max_gap_frames(10))
     assert (state[:10] == D).all() and (state[10:15] == F).all() and (state[15:] == D).all()
     # Frame 9 has x1 = 145, frame 15 x1 = 175: frame 12 is halfway, x1 = 160.
     assert np.allclose(boxes[12], [160, 100, 220, 260])
@@ -126,16 +126,16 @@ def test_absence_longer_than_the_buffer_gives_a_new_id() -> None:
     # 10 fps, 1 s buffer = 10 frames: 10 frames missing keep the id, 11 do not.
     (kept,) = _run(_walk(range(30), gone=range(10, 20)), fps=10)
     assert kept.track_id == 1 and kept.frames == list(range(10)) + list(range(20, 30))
-    assert (frame_states(kept, 30, max_gap=10)[10:20] == F).all()
+    assert (frame_states(kept, max_gap=10)[10:20] == F).all()
 
     tracks = _run(_walk(range(30), gone=range(10, 21)), fps=10)
     assert {(t.track_id, t.first, t.last) for t in tracks} == {(1, 0, 9), (2, 21, 29)}
     # With one person asked for, the pieces become one track; the 11-frame gap is longer
     # than the 10-frame max gap, so it stays absent.
     (joined,) = select_tracks(tracks, TrackerConfig(min_frames=1, max_people=1))
-    state = frame_states(joined, 30, max_gap=TrackerConfig().max_gap_frames(10))
+    state = frame_states(joined, max_gap=TrackerConfig().max_gap_frames(10))
     assert (state[:10] == D).all() and (state[10:21] == A).all() and (state[21:] == D).all()
-    boxes, _, _ = dense_boxes(joined, 30, 10)
+    boxes, _, _ = span_boxes(joined, 10)
     assert np.isnan(boxes[10:21]).all() and np.allclose(boxes[21], _box(142))
 
 
@@ -151,7 +151,7 @@ def test_seconds_scale_with_the_frame_rate() -> None:
     script = _walk(range(30), gone=range(10, 21))
     assert len(_run(script, fps=10)) == 2
     (track,) = _run(script, fps=30)
-    assert (frame_states(track, 30, TrackerConfig().max_gap_frames(30))[10:21] == F).all()
+    assert (frame_states(track, TrackerConfig().max_gap_frames(30))[10:21] == F).all()
     # And a 0.5 s buffer at 30 fps is 15 frames: 11 missing frames keep the id.
     assert len(_run(script, fps=30, config=TrackerConfig(min_frames=1, track_buffer_s=0.5))) == 1
     assert len(_run(script, fps=30, config=TrackerConfig(min_frames=1, track_buffer_s=0.3))) == 2  # 9 frames

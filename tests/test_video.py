@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from core.files import sha256_of
-from demo.video import H264Writer, VideoError, VideoInfo, read_frames
+from demo.io.video import H264Writer, VideoError, VideoInfo, read_frames
 
 from .conftest import media_path
 

@@ -28,10 +28,10 @@ import pytest
 from core.joints import H36M_BONES
 from demo.motion.camera import PinholeCamera
 from demo.motion.ground import GroundFrame
-from demo.pose2d import Pose2DResult, VideoMeta
+from demo.io.video import VideoMeta
 from demo.pose3d import Pose3DResult, Track3D
 from demo.render.style import Palette, RenderConfig
-from demo.video import H264Writer
+from demo.io.video import H264Writer
 from demo.viewer import GalleryEntry, write_index, write_viewer
 from demo.viewer.data import (
     camera_json,
@@ -102,11 +102,11 @@ def make_result(num_frames: int, people: list[tuple[int, np.ndarray, np.ndarray]
         root = cam[:, 0]
         scores = np.where(state[:, None] > 0, np.full((len(state), 17), 0.9), np.nan).astype(np.float32)
         tracks.append(Track3D(
-            track_id=track_id, state=state.astype(np.uint8), camera=(cam - root[:, None]).astype(np.float32),
-            root=root.astype(np.float32), world=world.astype(np.float32), display=world.astype(np.float32),
+            track_id=track_id, start=0, state=state.astype(np.uint8), camera=(cam - root[:, None]).astype(np.float32),
+            root=root.astype(np.float32), world=world.astype(np.float32),
             scores=scores, keypoints_2d=camera.project(cam).astype(np.float32),
         ))  # fmt: skip
-    return Pose3DResult(Pose2DResult(video, [], {}), tracks, {"name": "synthetic"}, camera, ground)
+    return Pose3DResult(video, tracks, {"name": "synthetic"}, camera, ground)
 
 
 def demo_result(num_frames: int = 60, *, jitter_m: float = 0.0) -> Pose3DResult:
@@ -129,8 +129,8 @@ def write_clip_video(path: Path, result: Pose3DResult) -> Path:
     """The clip's video: each skeleton projected into the image in its colour, frame number."""
     camera, ground = result.camera, result.ground
     palette = Palette(RenderConfig())
-    with H264Writer(path, result.pose2d.video.fps, (camera.width, camera.height)) as writer:
-        for k in range(result.pose2d.num_frames):
+    with H264Writer(path, result.video.fps, (camera.width, camera.height)) as writer:
+        for k in range(result.num_frames):
             frame = np.full((camera.height, camera.width, 3), 60, np.uint8)
             for tr in result.tracks:
                 if tr.state[k] == 0:
@@ -516,8 +516,10 @@ def test_the_app_writes_a_viewer_per_clip_and_a_gallery(browser, short_clips: Pa
     assert sorted(c.find_element(By.TAG_NAME, "h2").text for c in cards) == ["walk_a", "walk_b"]
     for link in [a.get_attribute("href") for a in browser.find_elements(By.TAG_NAME, "a")]:
         assert Path(unquote(urlparse(link).path)).is_file()
-    with np.load(out / "walk_a" / "pose3d.npz") as p3:
-        world, state, ids = p3["world"], p3["state"], p3["track_ids"]
+    result = Pose3DResult.load(out / "walk_a")
+    ids = np.array([t.track_id for t in result.tracks])
+    world = [result.dense(i, "world") for i in ids.tolist()]
+    state = [result.dense(i, "state") for i in ids.tolist()]
     open_page(browser, out / "walk_a" / "walk_a_viewer.html")
     shown = wait_for(browser, "document.getElementById('video').readyState >= 2 && viewer.state()")
     assert shown["mode"] == "video" and [p["id"] for p in shown["people"]] == ids.tolist()

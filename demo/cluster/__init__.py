@@ -1,7 +1,7 @@
 """Folder jobs on a Ray cluster (``vis.py --folder DIR --ray auto``): a pool of long-lived
 workers, one per GPU or per ``--ray-cpus-per-worker`` cores, each with the models loaded
 once, pulling clips longest first; the same files, ``done.json`` and report rows as a local
-batch (:mod:`demo.app`).
+batch (:mod:`demo.batch`).
 
     from demo.cluster import RayOptions, run_on_ray
     reports = run_on_ray(PipelineOptions(...), videos, out_dirs, RayOptions("auto"))

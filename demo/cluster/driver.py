@@ -1,6 +1,6 @@
 """The driver of a Ray folder job: connects to the cluster, checks the output folder is
 shared, starts the pool of workers and hands them clips longest first, one at a time as
-each becomes free, and turns what comes back into the same :class:`demo.app.ClipReport`
+each becomes free, and turns what comes back into the same :class:`demo.batch.ClipReport`
 rows a local batch gives.
 
 Faults: a clip that raises is a failed row (inside the worker, as locally). A worker whose
@@ -11,6 +11,7 @@ an unfinished folder never looks done.
 """
 from __future__ import annotations
 
+import json
 import logging
 import os
 import secrets
@@ -29,10 +30,12 @@ from tqdm.auto import tqdm
 
 from core.errors import UserError, brief
 from core.files import atomic_output, temp_path_beside
-from lifter.registry import CHECKPOINT_DIR_ENV, REPO_ROOT, checkpoints_dir
+from core.weights import CHECKPOINT_DIR_ENV, REPO_ROOT, checkpoints_dir
 
-from ..app import ClipReport
-from ..pipeline import DONE_MARKER, PipelineOptions
+from .. import cache
+from ..batch import ClipReport
+from ..cache import DONE_MARKER
+from ..options import PipelineOptions
 from .plan import (
     INSTALL_HINT,
     RayOptions,
@@ -159,11 +162,11 @@ def worker_options(options: PipelineOptions) -> PipelineOptions:
 def run_on_ray(options: PipelineOptions, videos: list[Path], out_dirs: list[Path],
                cluster: RayOptions | None = None) -> list[ClipReport]:  # fmt: skip
     """Process clips on a Ray cluster; the same reports (in the same order) and files as
-    :func:`demo.app.run_clips` gives on one machine.
+    :func:`demo.batch.run_clips` gives on one machine.
 
     Args:
         options: the pipeline's options (as for :class:`demo.pipeline.Pipeline`).
-        videos: the inputs; out_dirs: their output folders (see :func:`demo.app.clip_output_dirs`).
+        videos: the inputs; out_dirs: their output folders (see :func:`demo.batch.clip_output_dirs`).
         cluster: where and how (see :class:`RayOptions`). With Ray already initialised
             (``ray.init(runtime_env=job_runtime_env())``), that cluster is used and left running.
 
@@ -342,8 +345,12 @@ class _Job:
 
 def write_clip_files(out_dir: Path, files: dict[str, bytes]) -> None:
     """Write a clip's files (relative path -> bytes) atomically, ``done.json`` last: any
-    previous ``done.json`` goes first, so the folder never looks done while it changes."""
-    (out_dir / DONE_MARKER).unlink(missing_ok=True)
-    for rel in sorted(files, key=lambda r: r == DONE_MARKER):
-        with atomic_output(out_dir / rel) as tmp:
-            tmp.write_bytes(files[rel])
+    previous ``done.json`` goes first, so the folder never looks done while it changes
+    (the record itself is written by :func:`demo.cache.write_done`)."""
+    cache.clear_done(out_dir)
+    for rel in sorted(files):
+        if rel != DONE_MARKER:
+            with atomic_output(out_dir / rel) as tmp:
+                tmp.write_bytes(files[rel])
+    if DONE_MARKER in files:
+        cache.write_done(out_dir, json.loads(files[DONE_MARKER]))

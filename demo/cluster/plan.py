@@ -15,7 +15,7 @@ from typing import Any
 
 from core.errors import UserError
 
-from ..video import VideoError, VideoInfo
+from ..io.video import VideoError, VideoInfo
 
 #: The exact Ray this code is tested with; also in ``requirements-ray.txt``.
 RAY_REQUIREMENT = "ray==2.60.0"

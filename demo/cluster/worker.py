@@ -1,6 +1,6 @@
 """The body of a Ray worker: one long-lived process that loads the models once
 (:class:`demo.pipeline.Pipeline`) and processes the clips it is handed with
-:func:`demo.app.process_clip`, exactly as a local batch does.
+:func:`demo.batch.process_clip`, exactly as a local batch does.
 
 With a shared filesystem a clip is read and written in place. Without one (``--ray-collect``)
 the driver sends the video's bytes and the clip's cache files (``done.json``, the 2D
@@ -21,9 +21,11 @@ from typing import Any
 from core.errors import UserError
 from core.runtime import configure_runtime
 
-from ..app import ClipReport, process_clip
-from ..pipeline import DONE_MARKER, Pipeline, PipelineOptions
-from ..pose2d import RESULT_JSON, RESULT_NPZ, SEEDS_KEYPOINTS
+from ..batch import ClipReport, process_clip
+from ..cache import DONE_MARKER
+from ..options import PipelineOptions
+from ..pipeline import Pipeline
+from ..pose2d.result import RESULT_JSON, RESULT_NPZ, SEEDS_KEYPOINTS
 
 #: Files of an output folder that decide whether a clip is skipped or its 2D stage reused.
 CACHE_FILES: tuple[str, ...] = (DONE_MARKER, RESULT_JSON, RESULT_NPZ, str(SEEDS_KEYPOINTS))

@@ -41,13 +41,15 @@ def _empty_scene() -> None:
             collection.remove(block)
 
 
-def import_bvh(path: str) -> bpy.types.Object:
-    """Import one BVH into an emptied scene; returns the armature object."""
+def import_bvh(path: str, frame_start: int = 0) -> bpy.types.Object:
+    """Import one BVH into an emptied scene, its first frame at Blender frame
+    ``frame_start`` (the video frame where the person appears, so the FBX's keys line up
+    with the video); returns the armature object."""
     _empty_scene()
     _patch_bvh_importer()
     result = bpy.ops.import_anim.bvh(
         filepath=path, global_scale=1.0, rotate_mode="NATIVE", use_fps_scale=False,
-        update_scene_fps=True, update_scene_duration=True, frame_start=0,
+        update_scene_fps=True, update_scene_duration=True, frame_start=frame_start,
     )  # fmt: skip
     if "FINISHED" not in result:
         raise RuntimeError(f"Blender could not import {path}: {result}")
@@ -116,7 +118,7 @@ def main(argv: list[str]) -> None:
         job = json.load(f)
     report = []
     for item in job["files"]:
-        armature = import_bvh(item["bvh"])
+        armature = import_bvh(item["bvh"], int(item.get("frame_start", 0)))
         entry = {"bvh": item["bvh"], "fbx": item.get("fbx")}
         if job.get("probe_frames"):
             entry.update(probe(armature, job["probe_frames"]))

@@ -12,7 +12,9 @@ What the BVH holds:
   bone lengths over the frames they are present (see ``demo/export/rig.py``); the root's
   OFFSET is 0, so the position channels are the pelvis's world position whether a reader
   adds them to the offset or replaces it;
-* one frame per video frame, frame time = 1 / fps; units metres (Blender's importer at
+* one frame per video frame of the person's lifetime (from the first to the last frame
+  they are present; the side JSON's ``first_frame`` is the video frame of BVH frame 0),
+  frame time = 1 / fps; units metres (Blender's importer at
   its default scale gives a life-size armature), world axes of the pipeline (Y up, floor
   at y = 0, x the camera's right, z toward the camera);
 * rotation channels: each joint's rotation relative to its parent as intrinsic Euler
@@ -35,6 +37,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -103,6 +106,7 @@ def write_bvh(
     *,
     state: np.ndarray | None = None,
     track_id: int | None = None,
+    first_frame: int = 0,
 ) -> BvhReport:
     """Write one person's motion as a BVH file and its side JSON (``path`` with ``.json``).
 
@@ -114,6 +118,11 @@ def write_bvh(
         state: optional ``(T,)`` frame states (0 absent, 1 detected, 2 interpolated by the
             2D stage); the interpolated frames are listed in the side JSON too.
         track_id: recorded in the side JSON.
+        first_frame: the video frame of row 0 of ``world`` (a track's span start).
+
+    The BVH covers the person's lifetime: rows before their first and after their last
+    present frame are left out; the side JSON's ``first_frame`` is the video frame of
+    BVH frame 0, and its frame ranges are video frames.
 
     Raises:
         UserError: the person is present in no frame.
@@ -122,6 +131,12 @@ def write_bvh(
     fps = fps if isinstance(fps, Fraction) else Fraction(fps).limit_denominator(1_000_000)
     if fps <= 0:
         raise ValueError(f"fps must be positive, got {fps}")
+    present = np.asarray(present, dtype=bool)
+    rows = np.flatnonzero(present)
+    if len(rows):  # the person's lifetime only
+        world, present = np.asarray(world)[rows[0] : rows[-1] + 1], present[rows[0] : rows[-1] + 1]
+        state = None if state is None else np.asarray(state)[rows[0] : rows[-1] + 1]
+        first_frame += int(rows[0])
     fitted = _fit(world, present, what=path.name)
     frames = len(fitted.usable)
     present_count = int(fitted.usable.sum())
@@ -138,7 +153,7 @@ def write_bvh(
         side_json=path.with_suffix(".json"),
         frames=frames,
         present_frames=present_count,
-        filled=_ranges(~fitted.usable),
+        filled=_ranges(~fitted.usable, first_frame),
         fit_error_mm=error,
     )
     with atomic_output(report.bvh) as tmp:
@@ -147,6 +162,8 @@ def write_bvh(
         "bvh": report.bvh.name,
         "track_id": track_id,
         "frames": frames,
+        "first_frame": first_frame,
+        "first_frame_note": "the video frame of BVH frame 0 (the BVH covers the person's lifetime)",
         "fps": float(fps),
         "frame_time_s": float(1 / fps),
         "units": AXES,
@@ -161,7 +178,7 @@ def write_bvh(
         "on the rest pose's lines) over present frames",
     }  # fmt: skip
     if state is not None:
-        side["interpolated_ranges"] = _ranges(np.asarray(state) == 2)
+        side["interpolated_ranges"] = _ranges(np.asarray(state) == 2, first_frame)
     with atomic_output(report.side_json) as tmp:
         tmp.write_text(json.dumps(side, indent=1) + "\n", encoding="utf-8")
     return report
@@ -170,20 +187,23 @@ def write_bvh(
 def write_bvh_files(
     out_dir: str | Path,
     stem: str,
-    people: Sequence[tuple[int, np.ndarray, np.ndarray] | tuple[int, np.ndarray, np.ndarray, np.ndarray]],
+    people: Sequence[tuple[Any, ...]],
     fps: float | Fraction,
 ) -> list[Path]:
     """Write ``<stem>_person<id>.bvh`` and its side JSON for each ``(track_id, world,
-    present)`` or ``(track_id, world, present, state)`` (see :func:`write_bvh`).
+    present)``, ``(track_id, world, present, state)`` or ``(track_id, world, present,
+    state, first_frame)`` (see :func:`write_bvh`).
 
     A person present in no frame gets no file: a warning names them and the others are
     still written. Returns the paths written (each BVH, then its JSON), in ``people``'s order.
     """
     paths: list[Path] = []
-    for track_id, world, present, *state in people:
+    for track_id, world, present, *rest in people:
         path = Path(out_dir) / f"{stem}_person{track_id}.bvh"
+        state = rest[0] if rest else None
+        first_frame = int(rest[1]) if len(rest) > 1 else 0
         try:
-            report = write_bvh(path, world, present, fps, state=state[0] if state else None, track_id=track_id)
+            report = write_bvh(path, world, present, fps, state=state, track_id=track_id, first_frame=first_frame)
         except UserError as e:
             log.warning("%s", e)
             continue
@@ -255,6 +275,6 @@ def nearest_present(usable: np.ndarray) -> np.ndarray:
     return np.where(take_before, index[before], index[after])
 
 
-def _ranges(mask: np.ndarray) -> list[list[int]]:
-    """Inclusive ``[first, last]`` runs of True in a ``(T,)`` mask."""
-    return [[start, stop - 1] for start, stop in present_runs(mask)]
+def _ranges(mask: np.ndarray, offset: int = 0) -> list[list[int]]:
+    """Inclusive ``[first, last]`` runs of True in a ``(T,)`` mask, plus ``offset``."""
+    return [[offset + start, offset + stop - 1] for start, stop in present_runs(mask)]

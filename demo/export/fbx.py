@@ -3,7 +3,8 @@
 Blender is optional and found as ``$POSE3D_BLENDER`` or ``blender`` on the PATH; one
 Blender process converts all the files of a clip (its start-up costs seconds). Each FBX
 (``<clip>_person<id>.fbx`` beside its BVH) holds the armature and its animation baked on
-every frame, metres, Y up, written under a temporary name and renamed when Blender
+every frame of the person's lifetime, starting at the video frame where they appear
+(the BVH's ``first_frame``), metres, Y up, written under a temporary name and renamed when Blender
 succeeded. The conversion script is ``blender_bvh_to_fbx.py`` beside this file.
 """
 from __future__ import annotations
@@ -35,8 +36,9 @@ HELP = (
 @dataclass
 class BlenderImport:
     """What Blender saw of one BVH: its armature's ``bones``, the action's ``frame_range``
-    (first, last: the BVH's first frame is imported at Blender frame 0, so that the FBX's
-    first key is at time 0; Blender's FBX importer puts that at frame 1), the scene's
+    (first, last: the BVH's first frame is imported at Blender frame ``first_frame`` of its
+    side JSON, the video frame where the person appears, so that the FBX's keys line up
+    with the video: its first key is at time first_frame / fps), the scene's
     ``fps``, and per probed BVH frame each bone's head in Blender's world (metres, Z up:
     BVH ``(x, y, z)`` is Blender ``(x, -z, y)``)."""
 
@@ -121,7 +123,8 @@ def run_blender(
         with tempfile.TemporaryDirectory(prefix="pose3d_blender_") as work:
             job = Path(work) / "job.json"
             report = Path(work) / "report.json"
-            files = [{"bvh": str(b), "fbx": str(t) if t else None} for b, t in zip(bvh_paths, temps)]
+            files = [{"bvh": str(b), "fbx": str(t) if t else None, "frame_start": _first_frame(b)}
+                     for b, t in zip(bvh_paths, temps)]  # fmt: skip
             job.write_text(json.dumps({"files": files, "probe_frames": list(probe_frames), "report": str(report)}))
             command = [
                 str(exe), "-b", "--factory-startup", "-noaudio", "--python-exit-code", "1",
@@ -149,3 +152,12 @@ def run_blender(
         for temp in temps:
             if temp is not None:
                 temp.unlink(missing_ok=True)
+
+
+def _first_frame(bvh: Path) -> int:
+    """The video frame of the BVH's frame 0 (``first_frame`` in its side JSON; 0 without
+    one): the FBX's animation starts there, so it lines up with the video."""
+    try:
+        return int(json.loads(bvh.with_suffix(".json").read_text()).get("first_frame", 0))
+    except (OSError, ValueError, TypeError):
+        return 0

@@ -1,9 +1,14 @@
 """The pinhole camera assumed for a clip: principal point at the image centre, square
 pixels, no distortion, and a focal length from ``--focal PX`` or ``--fov DEG``.
 
-Unknown phone and web video: :data:`DEFAULT_FOV_DEG` is a horizontal field of view of
-65 degrees, a little narrower than a phone's main camera (26 mm equivalent: about 69
-degrees across the long side), to allow for digital zoom and stabilisation crops. A wrong focal length scales the depth of every
+Unknown phone and web video: :data:`DEFAULT_FOV_DEG` is a field of view of 65 degrees
+across the picture's *long* side, a little narrower than a phone's main camera (26 mm
+equivalent: about 69 degrees across the long side), to allow for digital zoom and
+stabilisation crops. Across the long side, the same camera gets the same focal length
+held upright (a 1080x1920 portrait clip: f = 1507 px) or sideways (1920x1080: 1507 px);
+the sizes are those of the displayed picture, so a clip with rotation metadata gets the
+focal length of the orientation it is shown in. ``fov_side`` picks ``width`` or
+``height`` instead. A wrong focal length scales the depth of every
 person (too long: everyone is placed farther away and the floor looks tilted), but keeps
 where they are in the image.
 """
@@ -17,6 +22,8 @@ import numpy as np
 from core.errors import UserError
 
 DEFAULT_FOV_DEG = 65.0
+#: Which side of the picture a field of view spans.
+FOV_SIDES: tuple[str, ...] = ("long", "width", "height")
 
 
 @dataclass(frozen=True)
@@ -42,9 +49,11 @@ class PinholeCamera:
         return math.degrees(2 * math.atan(self.width / (2 * self.focal_px)))
 
     @classmethod
-    def for_image(cls, width: int, height: int, *, focal: float | None = None, fov: float | None = None) -> PinholeCamera:
-        """The camera of a ``width`` x ``height`` video: ``focal`` pixels, or a horizontal
-        field of view of ``fov`` degrees, or :data:`DEFAULT_FOV_DEG` when both are None.
+    def for_image(cls, width: int, height: int, *, focal: float | None = None, fov: float | None = None,
+                  fov_side: str = "long") -> PinholeCamera:  # fmt: skip
+        """The camera of a ``width`` x ``height`` (displayed) video: ``focal`` pixels, or a
+        field of view of ``fov`` degrees across ``fov_side`` (``long``, ``width`` or
+        ``height``), or :data:`DEFAULT_FOV_DEG` across the long side when both are None.
 
         Raises:
             UserError: both given, or not positive, or a field of view of 180 degrees or more.
@@ -52,8 +61,11 @@ class PinholeCamera:
         check_camera_options(focal, fov)
         if focal is not None:
             return cls(float(focal), width, height)
+        if fov_side not in FOV_SIDES:
+            raise UserError(f"the field of view's side must be one of {', '.join(FOV_SIDES)}, got {fov_side!r}")
+        span = {"long": max(width, height), "width": width, "height": height}[fov_side]
         fov = DEFAULT_FOV_DEG if fov is None else fov
-        return cls(width / (2 * math.tan(math.radians(fov) / 2)), width, height)
+        return cls(span / (2 * math.tan(math.radians(fov) / 2)), width, height)
 
     def normalised(self, pixels: np.ndarray) -> np.ndarray:
         """``(..., 2)`` pixels -> ``(..., 2)`` normalised image coordinates ``(u - cx) / f``."""

@@ -71,44 +71,54 @@ def place_people(
     tracks: Sequence[TrackMotion], camera: PinholeCamera, fps: float, smoothing: SmoothingConfig
 ) -> Placement:
     """Root trajectories, the floor and world-space joints for every track (see the module
-    docstring); ``smoothing`` is applied to each ``T`` series."""
-    roots, joints = [], []
-    for track in tracks:
-        root = root_translation(track.relative, track.keypoints, track.scores, camera)
-        fitted = np.isfinite(root).all(axis=1) & track.present
-        if track.present.any() and not fitted.any():
-            log.warning("track %d: no frame has enough 2D joints to place it; it stays 3 m in front of the camera",
-                        track.track_id)
-            root[track.present] = (0.0, 0.0, 3.0)
-            fitted = track.present
-        root = interpolate_gaps(root, fitted).astype(np.float64)
-        root[~track.present] = np.nan
-        root = smooth_track(root, track.present, fps, smoothing, track_id=track.track_id, what="root trajectory")
-        roots.append(root)
-        joints.append(track.relative + root[:, None, :])
+    docstring); ``smoothing`` is applied to each ``T`` series.
 
-    ground = fit_ground(_trusted_ankles(tracks, joints), _mean_up(tracks))
-    world = [ground.to_world(j) for j in joints]
-    return Placement([r.astype(np.float32) for r in roots], world, ground)
+    Memory: one track at a time is held in float64; what is kept across tracks is each
+    root ``(T, 3)`` float32 and the few trusted ankle points, so the floor is fitted once
+    after every root is known and the world joints are computed last, in float32.
+    """
+    roots = [place_root(track, camera, fps, smoothing) for track in tracks]
+    ankles = [_trusted_ankles(track, root) for track, root in zip(tracks, roots)]
+    ground = fit_ground(np.concatenate(ankles) if ankles else np.zeros((0, 3)), _mean_up(tracks))
+    world = [ground.to_world(track.relative + root[:, None, :]) for track, root in zip(tracks, roots)]
+    return Placement(roots, world, ground)
 
 
-def _trusted_ankles(tracks: Sequence[TrackMotion], joints: Sequence[np.ndarray]) -> np.ndarray:
-    """``(N, 3)`` camera-space ankles from detected frames whose ankle scores are high."""
+def place_root(track: TrackMotion, camera: PinholeCamera, fps: float, smoothing: SmoothingConfig) -> np.ndarray:
+    """``(T, 3)`` float32 one track's pelvis in camera space (metres; NaN where absent):
+    fitted per frame, gaps filled from neighbouring frames, smoothed over time."""
+    root = root_translation(track.relative, track.keypoints, track.scores, camera)
+    fitted = np.isfinite(root).all(axis=1) & track.present
+    if track.present.any() and not fitted.any():
+        log.warning("track %d: no frame has enough 2D joints to place it; it stays 3 m in front of the camera",
+                    track.track_id)
+        root[track.present] = (0.0, 0.0, 3.0)
+        fitted = track.present
+    root = interpolate_gaps(root, fitted).astype(np.float64)
+    root[~track.present] = np.nan
+    root = smooth_track(root, track.present, fps, smoothing, track_id=track.track_id, what="root trajectory")
+    return root.astype(np.float32)
+
+
+def _trusted_ankles(track: TrackMotion, root: np.ndarray) -> np.ndarray:
+    """``(n, 3)`` camera-space ankles from detected frames whose ankle scores are high."""
     points = []
-    for track, j in zip(tracks, joints):
-        for a in ANKLES:
-            with np.errstate(invalid="ignore"):
-                ok = track.detected & (track.scores[:, a] >= MIN_ANKLE_SCORE)
-            points.append(j[ok, a])
-    return np.concatenate(points) if points else np.zeros((0, 3))
+    for a in ANKLES:
+        with np.errstate(invalid="ignore"):
+            ok = track.detected & (track.scores[:, a] >= MIN_ANKLE_SCORE)
+        points.append(track.relative[ok, a].astype(np.float64) + root[ok])
+    return np.concatenate(points)
 
 
 def _mean_up(tracks: Sequence[TrackMotion]) -> np.ndarray | None:
     """The people's mean up direction in camera space: unit pelvis-to-thorax vectors
     averaged over every present frame of every track; None when nobody was seen."""
-    ups = [t.relative[t.present, THORAX] - t.relative[t.present, PELVIS] for t in tracks]
-    ups = np.concatenate(ups) if ups else np.zeros((0, 3))
-    ups = ups[np.isfinite(ups).all(axis=1)]
-    length = np.linalg.norm(ups, axis=1)
-    ups = ups[length > 1e-6] / length[length > 1e-6, None]
-    return ups.mean(axis=0) if len(ups) else None
+    total, count = np.zeros(3), 0
+    for t in tracks:
+        ups = (t.relative[t.present, THORAX] - t.relative[t.present, PELVIS]).astype(np.float64)
+        ups = ups[np.isfinite(ups).all(axis=1)]
+        length = np.linalg.norm(ups, axis=1)
+        ups = ups[length > 1e-6] / length[length > 1e-6, None]
+        total += ups.sum(axis=0)
+        count += len(ups)
+    return total / count if count else None

@@ -2,7 +2,10 @@
 left, everyone's 3D skeleton on a ground grid on the right.
 
 Modules, one job each:
-- :mod:`.pose`: :class:`PersonPose`, what is drawn for one person in one frame.
+- :mod:`.person`: :class:`PersonPose`, what is drawn for one person in one frame.
+- :mod:`.display_frame`: the seeds' display frame (z up) the slots layout draws in.
+- :mod:`.side_by_side`: the rendered files: the side-by-side video and the GIF, streamed
+  from the decoder through the renderer into the encoders (:mod:`.gif`).
 - :mod:`.style`: :class:`RenderConfig`, person colours (:class:`Palette`), stroke sizes.
 - :mod:`.draw`: cv2 primitives (clipped and dashed lines, dots, labels, translucent layers).
 - :mod:`.annotate_2d`: :class:`Annotator2D`, the 2D skeletons over the input frame.
@@ -18,7 +21,7 @@ Conventions
 - 2D keypoints are pixels of the input frame, ``(17, 2)`` in Human3.6M or COCO order.
 - 3D keypoints are ``(17, 3)`` metres in Human3.6M order. Layout "world" (the default,
   ``RenderConfig.layout``): world space, Y up, floor at y = 0, z toward the camera. Layout
-  "slots": the display frame of ``demo.display_frame.world_for_display``: z up, the
+  "slots": the display frame of ``demo.render.display_frame.world_for_display``: z up, the
   lowest joint at z = 0.
 
 World layout: everyone stands where they are on one floor grid that covers the whole clip:
@@ -60,7 +63,7 @@ from __future__ import annotations
 
 from .annotate_2d import Annotator2D
 from .panel_3d import MPL_BOX_DIAGONAL, MPL_EYE_DISTANCE, Panel3D, SeedView
-from .pose import JOINT_SIDES, PersonPose, Skeleton2D
+from .person import JOINT_SIDES, PersonPose, Skeleton2D
 from .renderer import FrameLayout, SkeletonRenderer
 from .style import (
     DEFAULT_PALETTE,

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from . import draw
-from .pose import JOINT_SIDES, PersonPose
+from .person import JOINT_SIDES, PersonPose
 from .style import Palette, RenderConfig, Strokes
 
 

@@ -10,7 +10,7 @@ import numpy as np
 from core.joints import H36M_BONE_SIDES, H36M_BONES
 
 from . import draw
-from .pose import PELVIS, PersonPose
+from .person import PELVIS, PersonPose
 from .style import Palette, RenderConfig, Strokes, mix
 
 # matplotlib's Axes3D constants: the box diagonal is scaled to this length (tuned by

@@ -9,7 +9,7 @@ import numpy as np
 
 from .annotate_2d import Annotator2D
 from .panel_3d import Panel3D, Placed, Stage
-from .pose import PersonPose
+from .person import PersonPose
 from .style import Palette, PersonColours, RenderConfig
 from .world_panel import WorldPanel, WorldScene, WorldStage
 

@@ -27,6 +27,8 @@ DEFAULT_PALETTE: tuple[BGR, ...] = (
 
 #: The 3D panel's layouts (``RenderConfig.layout``); the first is the default.
 LAYOUTS: tuple[str, ...] = ("world", "slots")
+#: What the left panel can draw: the 2D keypoints that were lifted (smoothed), or the 2D model's raw output.
+KEYPOINTS_2D: tuple[str, ...] = ("lifted", "raw")
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,8 @@ class RenderConfig:
             shows beside the body instead of behind it.
         world_min_extent: the smallest floor area in metres (each way) the world view
             frames, so a lone person standing still is not blown up to the panel's size.
+        keypoints_2d: what the left panel draws: ``lifted``, the 2D keypoints the lifter
+            saw (after ``--smooth``; the default), or ``raw``, the 2D model's own output.
     """
 
     panel_width: int | None = None
@@ -100,8 +104,11 @@ class RenderConfig:
     world_elev: float = 25.0
     world_azim: float = -75.0
     world_min_extent: float = 2.0
+    keypoints_2d: str = "lifted"
 
     def __post_init__(self) -> None:
+        if self.keypoints_2d not in KEYPOINTS_2D:
+            raise ValueError(f"keypoints_2d must be one of {', '.join(KEYPOINTS_2D)}, got {self.keypoints_2d!r}")
         if self.layout not in LAYOUTS:
             raise ValueError(f"layout must be one of {', '.join(LAYOUTS)}, got {self.layout!r}")
         if not (self.trail_seconds >= 0 and self.world_min_extent > 0):

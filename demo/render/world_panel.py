@@ -17,7 +17,7 @@ import numpy as np
 
 from . import draw
 from .panel_3d import Placed, SeedView, Stage, paint_people
-from .pose import PersonPose
+from .person import PersonPose
 from .style import Palette, RenderConfig, Strokes
 
 #: Metres around the pelvis path that a body reaches (limbs, a lean): framed with the path.

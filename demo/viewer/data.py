@@ -10,7 +10,9 @@ differences compress well: 75 to 100 kB per person per minute of 30 fps video (w
 repeat the previous sample (a difference of zero) and are hidden by their state (0).
 
 A clip whose data would exceed the budget keeps every ``stride``-th frame only (the page
-shows the nearest earlier kept frame and says so).
+shows the nearest earlier kept frame and says so). The stride is first estimated from the
+number of samples (:data:`BYTES_PER_SAMPLE_ESTIMATE`, a low estimate, so the first try
+fits only where it may), so a long clip is packed about twice, not once per stride tried.
 """
 from __future__ import annotations
 
@@ -31,14 +33,18 @@ DATA_BUDGET_BYTES = 16_000_000
 VIEW_AZIMUTH_DEG = 35.0
 #: Joints are stored in whole millimetres.
 UNITS_PER_METRE = 1000
+#: Packed bytes per person-frame sample, on the low side of what clips give (a still
+#: person packs smaller, so :func:`pack_tracks` still checks and tries again).
+BYTES_PER_SAMPLE_ESTIMATE = 30
 
 
 class TrackLike(Protocol):
     """What the viewer reads from a :class:`demo.pose3d.Track3D`."""
 
     track_id: int
-    state: np.ndarray  # (T,) uint8: 0 absent, 1 detected, 2 filled
-    world: np.ndarray  # (T, 17, 3) world metres, Y up, NaN where absent
+    start: int  # the video frame of row 0
+    state: np.ndarray  # (n,) uint8: 0 absent, 1 detected, 2 filled
+    world: np.ndarray  # (n, 17, 3) world metres, Y up, NaN where absent
 
 
 @dataclass(frozen=True)
@@ -75,6 +81,7 @@ def pack_person(track: TrackLike, stride: int = 1) -> PackedPerson | None:
         return None
     first, last = int(frames[0]), int(frames[-1])
     idx = np.arange(first, last + 1, stride)
+    start = int(getattr(track, "start", 0)) + first
     keep = present[idx]
     state = np.where(keep, np.asarray(track.state)[idx], 0).astype(np.uint8)
     mm = np.round(world[idx] * UNITS_PER_METRE)
@@ -84,7 +91,7 @@ def pack_person(track: TrackLike, stride: int = 1) -> PackedPerson | None:
     deltas = np.diff(mm, axis=0, prepend=np.zeros_like(mm[:1]))
     bits = 16 if np.abs(deltas).max() <= np.iinfo(np.int16).max else 32
     raw = deltas.astype("<i2" if bits == 16 else "<i4").tobytes()
-    return PackedPerson(track.track_id, first, idx.size, bits, _b64_zlib(raw), _b64_zlib(state.tobytes()))
+    return PackedPerson(track.track_id, start, idx.size, bits, _b64_zlib(raw), _b64_zlib(state.tobytes()))
 
 
 def unpack_person(packed: PackedPerson) -> tuple[np.ndarray, np.ndarray]:
@@ -102,7 +109,8 @@ def pack_tracks(tracks: list[TrackLike], budget: int = DATA_BUDGET_BYTES) -> tup
     Returns:
         the packed people (those never present left out) and the stride.
     """
-    stride = 1
+    samples = sum(int(np.count_nonzero(np.asarray(t.state))) for t in tracks)
+    stride = max(1, math.ceil(samples * BYTES_PER_SAMPLE_ESTIMATE / budget))
     while True:
         packed = [p for p in (pack_person(t, stride) for t in tracks) if p is not None]
         size = sum(p.nbytes for p in packed)

@@ -48,10 +48,13 @@ class GalleryEntry:
     def for_clip(cls, out_root: str | Path, out_dir: str | Path, stem: str, *, status: str = "done", message: str = "",
                  duration_s: float | None = None, people: int | None = None) -> GalleryEntry:  # fmt: skip
         """The entry of a clip whose files are in ``out_dir`` (below ``out_root``): its
-        ``<stem>_viewer.html``, ``<stem>_pose.gif`` and ``<stem>_pose.mp4`` where they exist."""
+        ``<stem>_viewer.html``, ``<stem>_pose.gif`` and ``<stem>_pose.mp4`` where they exist.
+        A failed clip links nothing: files in its folder are an earlier run's, not this one's."""
         out_root, out_dir = Path(out_root), Path(out_dir)
 
         def rel(name: str) -> str | None:
+            if status == "failed":
+                return None
             path = out_dir / name
             return path.relative_to(out_root).as_posix() if path.is_file() and path.is_relative_to(out_root) else None
 

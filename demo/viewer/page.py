@@ -40,14 +40,15 @@ def viewer_data(stem: str, pose3d: Any, video_file: str | None, *, palette: Pale
 
     Args:
         stem: the clip's name (shown as the title).
-        pose3d: a :class:`demo.pose3d.Pose3DResult`: ``pose2d.video`` (fps, num_frames,
-            width, height), ``tracks`` (``track_id``, ``state``, ``world`` in world metres,
-            Y up) and, where present, ``camera`` and ``ground`` (without them: no frustum).
+        pose3d: a :class:`demo.pose3d.Pose3DResult`: ``video`` (fps, num_frames, width,
+            height), ``tracks`` (``track_id``, ``start``, ``state``, ``world`` in world
+            metres, Y up, over each track's span) and, where present, ``camera`` and
+            ``ground`` (without them: no frustum).
         video_file: the video's path relative to the page (percent-encoded here), or None.
         palette: person colours (default: the renderer's default palette).
         budget: most bytes of packed pose data (see :func:`demo.viewer.data.pack_tracks`).
     """
-    video = pose3d.pose2d.video
+    video = pose3d.video
     tracks: list[TrackLike] = list(pose3d.tracks)
     packed, stride = pose_data.pack_tracks(tracks, budget)
     palette = palette or Palette(RenderConfig())

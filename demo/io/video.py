@@ -9,9 +9,10 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
@@ -186,3 +187,36 @@ class H264Writer(AtomicSink):
         except av.error.FFmpegError:
             pass
         self._tmp.unlink(missing_ok=True)
+
+
+@dataclass(frozen=True)
+class VideoMeta:
+    """The video a result belongs to.
+
+    Attributes:
+        path: as given when the result was made.
+        sha256: content fingerprint of the file.
+        width, height: displayed frame size in pixels.
+        fps: exact frame rate.
+        num_frames: frames actually decoded.
+        rotation: degrees applied to the decoded frames.
+    """
+
+    path: str
+    sha256: str
+    width: int
+    height: int
+    fps: Fraction
+    num_frames: int
+    rotation: int
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["fps"] = f"{self.fps.numerator}/{self.fps.denominator}"
+        d["fps_float"] = float(self.fps)
+        return d
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> VideoMeta:
+        d = {k: v for k, v in d.items() if k != "fps_float"}
+        return cls(**dict(d, fps=Fraction(d["fps"])))

@@ -1,6 +1,6 @@
 """First pass over a video: find the people. Frames are decoded in a background thread,
 detected in batches, tracked, and the tracks worth keeping are chosen
-(:func:`demo.track.select_tracks`). Nothing but boxes is kept: the keypoint pass decodes
+(:func:`demo.pose2d.track.select_tracks`). Nothing but boxes is kept: the keypoint pass decodes
 the video again and crops only the kept tracks, so HRNet never sees a crop that is
 thrown away (re-decoding costs a few percent of the run, see ``--profile``)."""
 from __future__ import annotations
@@ -13,11 +13,11 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from .background import Prefetch
+from ..io.background import Prefetch
+from ..io.timing import StageTimes
+from ..io.video import VideoError, VideoInfo, read_frames
 from .detect import Detections, PersonDetector
-from .timing import StageTimes
 from .track import PersonTracker, TrackerConfig, TrackLog, collect_tracks, select_tracks
-from .video import VideoError, VideoInfo, read_frames
 
 log = logging.getLogger(__name__)
 
@@ -48,12 +48,16 @@ def find_people(
     tracker = PersonTracker(config, float(info.fps))
     detections: list[Detections] = []
     matches: list[tuple[int, int, int]] = []
-    frames = Prefetch(read_frames(video), depth=2 * detector.batch_size + 2, name="decode-detect")
+    degenerate = 0
     bar = tqdm(total=info.num_frames or None, unit="frame", desc="detect+track", disable=not progress, leave=False)
-    with bar:
+    with Prefetch(read_frames(video), depth=2 * detector.batch_size + 2, name="decode-detect") as frames, bar:
         for chunk in batched(iter(frames), detector.batch_size):
             with times.stage("detect"):
-                found = detector(chunk)
+                found = []
+                for dets in detector(chunk):
+                    kept, dropped = dets.without_degenerate()
+                    degenerate += dropped
+                    found.append(kept)
             with times.stage("track"):
                 for dets in found:
                     matches += tracker.update(dets)
@@ -61,6 +65,8 @@ def find_people(
             bar.update(len(chunk))
     times.add("decode", frames.produce_seconds)
     times.add("idle", frames.wait_seconds)
+    if degenerate:
+        log.warning("%s: dropped %d detector box(es) of zero width or height", video.name, degenerate)
     if not detections:
         raise VideoError(f"video {video} contains no decodable frames")
     with times.stage("track"):

@@ -5,7 +5,10 @@ PyAV decodes and encodes with the GIL released, so a decoder thread fills a shor
 while the main thread runs the networks, and an encoder thread drains rendered frames.
 Both sides stop cleanly: if the consumer stops early or raises, the producer thread is
 told to stop and joined (no hang, no leaked thread); an error in the producer is raised
-in the consumer, with its traceback.
+in the consumer, with its traceback. Both are context managers (use them in ``with`` or
+an :class:`contextlib.ExitStack`): leaving the block stops and joins the thread whatever
+happened. Misuse raises instead of blocking or dropping items: a :class:`Prefetch` is
+iterated once; a :class:`BackgroundSink` takes no item after :meth:`BackgroundSink.close`.
 """
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from types import TracebackType
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -39,8 +43,15 @@ class Prefetch(Generic[T]):
         self._stop = threading.Event()
         self.produce_seconds = 0.0
         self.wait_seconds = 0.0
+        self._iterated = False
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
+
+    def __enter__(self) -> Prefetch[T]:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
 
     def _put(self, item: object) -> bool:
         while not self._stop.is_set():
@@ -73,6 +84,12 @@ class Prefetch(Generic[T]):
                 close()  # a generator's finally (closing the video file) runs in its own thread
 
     def __iter__(self) -> Iterator[T]:
+        if self._iterated:
+            raise RuntimeError("a Prefetch is iterated once: its items were taken by the first loop")
+        self._iterated = True
+        return self._items()
+
+    def _items(self) -> Iterator[T]:
         try:
             while True:
                 start = time.perf_counter()
@@ -106,9 +123,24 @@ class BackgroundSink(Generic[T]):
         self._consume = consume
         self._queue: queue.Queue[object] = queue.Queue(maxsize=max(1, depth))
         self._error: BaseException | None = None
+        self._closed = False
         self.consume_seconds = 0.0
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
+
+    def __enter__(self) -> BackgroundSink[T]:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        """Stop the thread; after an error in the block, the consumer's own error (a
+        consequence) is not raised over it."""
+        if exc_type is None:
+            self.close()
+            return
+        try:
+            self.close()
+        except BaseException:  # noqa: BLE001 - the block's error is the one to report
+            pass
 
     def _run(self) -> None:
         while True:
@@ -125,12 +157,15 @@ class BackgroundSink(Generic[T]):
             self.consume_seconds += time.perf_counter() - start
 
     def put(self, item: T) -> None:
+        if self._closed:
+            raise RuntimeError("put into a closed BackgroundSink: the item would be dropped")
         if self._error is not None:
             raise self._error
         self._queue.put(item)
 
     def close(self) -> None:
         """Wait until everything put has been consumed; raise the consumer's error if any."""
+        self._closed = True
         if self._thread.is_alive():
             self._queue.put(_DONE)
             self._thread.join()

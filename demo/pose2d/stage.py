@@ -4,54 +4,44 @@
 and runs two passes over the video, so the keypoint network never sees a crop that is
 thrown away:
 
-1. :func:`demo.people.find_people`: detect (YOLO, batches of frames) and track
-   (ByteTrack), keep the tracks worth keeping;
-2. :func:`demo.keypoints.track_keypoints`: decode again and run HRNet on the kept
-   tracks' boxes, crops of many frames per batch.
+1. :func:`demo.pose2d.tracking_pass.find_people`: detect (YOLO, batches of frames) and
+   track (ByteTrack), keep the tracks worth keeping;
+2. :func:`demo.pose2d.keypoint_pass.track_keypoints`: decode again and run HRNet on the
+   kept tracks' boxes, crops of many frames per batch.
 
-The result (:class:`Pose2DResult`) has one entry per decoded frame for every track: a
-frame is DETECTED, FILLED (short gap, interpolated) or ABSENT (NaN). It is written to
-``<out>/pose2d.npz`` with a JSON sidecar ``pose2d.json`` (metadata and the cache key,
-written last, so a result without it is never taken as finished), plus the seeds'
-``input_2D/keypoints.npz`` for the longest track. Running again on the same video with
-the same weights and settings reuses the saved result (:mod:`demo.cache`).
+The result (:class:`demo.pose2d.result.Pose2DResult`) holds every kept track over its
+span of frames: a frame is DETECTED, FILLED (short gap, interpolated) or ABSENT (NaN).
+It is written to ``<out>/pose2d.npz`` with a JSON record ``pose2d.json`` (metadata, the
+cache key and the arrays' sha256, written last; see :mod:`demo.pose2d.result`), plus the
+seeds' ``input_2D/keypoints.npz`` for the longest track. Running again on the same video
+with the same weights, settings and versions reuses the saved result (:mod:`demo.cache`).
 """
 from __future__ import annotations
 
 import json
 import logging
-import time
 from dataclasses import asdict, dataclass, field
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from core.errors import UserError
-from core.files import atomic_output, file_fingerprint
-from core.gaps import interpolate_gaps
 from core.runtime import Runtime
-from lifter.registry import resolve_weights
+from core.weights import resolve_weights
 
-from .cache import ClipKey, read_saved_key, stale_reason, weights_identity
+from ..cache import ClipKey, pose2d_key, read_saved_key, stale_reason, weights_identity
+from ..io.timing import StageTimes
+from ..io.video import VideoInfo, VideoMeta
 from .detect import DetectorConfig, PersonDetector, resolve_detector_weights
 from .hrnet import load_hrnet
-from .keypoints import track_keypoints
-from .people import find_people
-from .timing import StageTimes
+from .keypoint_pass import track_keypoints
+from .registry import DEFAULT_POSE2D, pose2d_entries
+from .result import RESULT_JSON, RESULT_NPZ, Pose2DResult
 from .topdown import IMAGENET_NORMALIZATION, SEED_NORMALIZATION, TopDownEstimator
-from .track import FrameState, TrackerConfig
-from .video import VideoInfo
-from .weights import DEFAULT_POSE2D, pose2d_entries
+from .track import TrackerConfig
+from .tracking_pass import find_people
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 2
-RESULT_NPZ = "pose2d.npz"
-RESULT_JSON = "pose2d.json"
-SEEDS_KEYPOINTS = Path("input_2D") / "keypoints.npz"
-NUM_JOINTS = 17
 NORMALIZATIONS = {"seed": SEED_NORMALIZATION, "imagenet": IMAGENET_NORMALIZATION}
 
 
@@ -69,7 +59,7 @@ class Pose2DConfig:
             demos exactly (ImageNet mean/std applied to BGR before the channel swap, so red
             and blue get each other's statistics); ``imagenet`` is what HRNet was trained with.
         pose_batch_size: crops per HRNet forward pass (bounds memory); ``None``: 4 on the
-            CPU, 64 on CUDA (see :class:`demo.topdown.TopDownEstimator`).
+            CPU, 64 on CUDA (see :class:`demo.pose2d.topdown.TopDownEstimator`).
         chunk_frames: decoded frames whose crops are gathered before running HRNet.
     """
 
@@ -90,165 +80,6 @@ class Pose2DConfig:
             "pose_input_size": self.pose_input_size,
             "pose_normalization": self.pose_normalization,
         }, default=str))  # fmt: skip
-
-
-@dataclass
-class Track2D:
-    """One person over the whole video; every array has one row per decoded frame.
-
-    Attributes:
-        track_id: the tracker's id (stable across the video).
-        state: ``(T,)`` uint8 :class:`demo.track.FrameState` (0 absent, 1 detected, 2 filled).
-        boxes: ``(T, 4)`` float32 xyxy pixels; NaN where absent.
-        box_scores: ``(T,)`` float32 detector confidence; 0 where filled, NaN where absent.
-        coco, coco_scores: ``(T, 17, 2)`` pixels and ``(T, 17)`` HRNet scores, COCO order.
-        h36m, h36m_scores: the same converted to Human3.6M order (the lifters' input).
-    """
-
-    track_id: int
-    state: np.ndarray
-    boxes: np.ndarray
-    box_scores: np.ndarray
-    coco: np.ndarray
-    coco_scores: np.ndarray
-    h36m: np.ndarray
-    h36m_scores: np.ndarray
-
-    @property
-    def present(self) -> np.ndarray:
-        """``(T,)`` True where the person has keypoints (detected or filled)."""
-        return self.state != FrameState.ABSENT
-
-    @property
-    def lifetime(self) -> tuple[int, int]:
-        """First and last frame with keypoints (inclusive)."""
-        idx = np.flatnonzero(self.present)
-        return int(idx[0]), int(idx[-1])
-
-    def summary(self) -> dict[str, int]:
-        first, last = self.lifetime
-        return {
-            "track_id": self.track_id,
-            "first_frame": first,
-            "last_frame": last,
-            "detected": int((self.state == FrameState.DETECTED).sum()),
-            "filled": int((self.state == FrameState.FILLED).sum()),
-        }
-
-
-_TRACK_ARRAYS = ("state", "boxes", "box_scores", "coco", "coco_scores", "h36m", "h36m_scores")
-
-
-@dataclass(frozen=True)
-class VideoMeta:
-    """The video a result belongs to.
-
-    Attributes:
-        path: as given when the result was made.
-        sha256: content fingerprint of the file.
-        width, height: displayed frame size in pixels.
-        fps: exact frame rate.
-        num_frames: frames actually decoded (the length of every track array).
-        rotation: degrees applied to the decoded frames.
-    """
-
-    path: str
-    sha256: str
-    width: int
-    height: int
-    fps: Fraction
-    num_frames: int
-    rotation: int
-
-    def to_json(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["fps"] = f"{self.fps.numerator}/{self.fps.denominator}"
-        d["fps_float"] = float(self.fps)
-        return d
-
-    @classmethod
-    def from_json(cls, d: dict[str, Any]) -> VideoMeta:
-        d = {k: v for k, v in d.items() if k != "fps_float"}
-        return cls(**dict(d, fps=Fraction(d["fps"])))
-
-
-@dataclass
-class Pose2DResult:
-    """Everything the 2D stage found in one video.
-
-    Attributes:
-        video: what video it is.
-        tracks: kept people, longest first.
-        models: which models and settings produced it (file names, for people).
-        key: the cache key it was made with (JSON of :class:`demo.cache.ClipKey`).
-        reused: True when read back from a previous run.
-    """
-
-    video: VideoMeta
-    tracks: list[Track2D]
-    models: dict[str, Any]
-    key: dict[str, Any] | None = None
-    reused: bool = False
-
-    @property
-    def num_frames(self) -> int:
-        return self.video.num_frames
-
-    def save(self, out_dir: str | Path) -> None:
-        """Write ``pose2d.npz``, the seeds' ``input_2D/keypoints.npz`` and, last, ``pose2d.json``."""
-        out_dir = Path(out_dir)
-        t, n = self.num_frames, len(self.tracks)
-        arrays: dict[str, np.ndarray] = {"track_ids": np.array([tr.track_id for tr in self.tracks], np.int64)}
-        for name in _TRACK_ARRAYS:
-            shape = _empty_shape(name, t)
-            arrays[name] = np.stack([getattr(tr, name) for tr in self.tracks]) if n else np.zeros((0, *shape))
-        arrays["state"] = arrays["state"].astype(np.uint8)
-        with atomic_output(out_dir / RESULT_NPZ) as tmp, open(tmp, "wb") as f:
-            np.savez_compressed(f, **arrays)
-        if self.tracks:
-            self.export_seeds_keypoints(out_dir / SEEDS_KEYPOINTS)
-        meta = {
-            "format_version": FORMAT_VERSION,
-            "video": self.video.to_json(),
-            "models": self.models,
-            "key": self.key,
-            "tracks": [tr.summary() for tr in self.tracks],
-            "arrays": {k: list(v.shape) for k, v in arrays.items()},
-            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        }
-        with atomic_output(out_dir / RESULT_JSON) as tmp:
-            tmp.write_text(json.dumps(meta, indent=1))
-
-    def export_seeds_keypoints(self, path: str | Path, track_index: int = 0) -> None:
-        """The seeds' ``input_2D/keypoints.npz``: ``reconstruction`` ``(1, T, 17, 2)`` H36M pixels
-        of one track. Frames without the person hold the nearest detected pose (the seeds'
-        lifting cannot take gaps); ``valid`` ``(T,)`` marks the frames that were not held."""
-        track = self.tracks[track_index]
-        held = interpolate_gaps(track.h36m, track.present)
-        with atomic_output(path) as tmp, open(tmp, "wb") as f:
-            np.savez_compressed(f, reconstruction=held[None], valid=track.present)
-
-    @classmethod
-    def load(cls, out_dir: str | Path) -> Pose2DResult:
-        """Read a saved result (both files must be there)."""
-        out_dir = Path(out_dir)
-        meta = json.loads((out_dir / RESULT_JSON).read_text())
-        if meta.get("format_version") != FORMAT_VERSION:
-            raise ValueError(f"{out_dir / RESULT_JSON} has format {meta.get('format_version')}, not {FORMAT_VERSION}")
-        with np.load(out_dir / RESULT_NPZ) as data:
-            tracks = [
-                Track2D(int(tid), **{name: data[name][i] for name in _TRACK_ARRAYS})
-                for i, tid in enumerate(data["track_ids"])
-            ]
-        return cls(VideoMeta.from_json(meta["video"]), tracks, meta["models"], meta.get("key"), reused=True)
-
-
-def _empty_shape(name: str, t: int) -> tuple[int, ...]:
-    return {
-        "state": (t,), "boxes": (t, 4), "box_scores": (t,), "coco": (t, NUM_JOINTS, 2),
-        "coco_scores": (t, NUM_JOINTS), "h36m": (t, NUM_JOINTS, 2), "h36m_scores": (t, NUM_JOINTS),
-    }[name]  # fmt: skip
-
 
 
 class Pose2DStage:
@@ -306,8 +137,8 @@ class Pose2DStage:
             "detector": self.runtime.precision_for("detector"), "pose2d": self.runtime.precision_for("pose2d")})
 
     def key(self, video: Path) -> ClipKey:
-        """The 2D result's cache key for ``video``."""
-        return ClipKey(file_fingerprint(video), self.weights(), {"pose2d": self.settings()})
+        """The 2D result's cache key for ``video`` (built by :func:`demo.cache.pose2d_key`)."""
+        return pose2d_key(video, self)
 
     def run(
         self,

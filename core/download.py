@@ -34,8 +34,9 @@ from pathlib import Path
 
 import torch.hub
 
-from core.errors import UserError, brief
-from core.files import atomic_output, sha256_of
+from .errors import CheckpointError, UserError, brief
+from .files import atomic_output, sha256_of
+from .weights import WeightsFile
 
 log = logging.getLogger(__name__)
 
@@ -233,3 +234,36 @@ def _needed(dest: Path, sha256: str | None, size: int | None, name: str, source:
 
 def _by_hand(source: str, dest: Path, what: str = "it") -> str:
     return f"download {what} by hand from {source} and save it as {dest.absolute()}"
+
+
+def ultralytics_asset_url(name: str) -> str:
+    """Where Ultralytics itself downloads a released asset such as ``yolo26l.pt`` from."""
+    import inspect
+
+    from ultralytics.utils.downloads import GITHUB_ASSETS_NAMES, GITHUB_ASSETS_REPO, attempt_download_asset
+
+    if name not in GITHUB_ASSETS_NAMES:
+        raise CheckpointError(f"'{name}' is not an Ultralytics release asset; pass a weights file path instead")
+    # The release this ultralytics version downloads its assets from (its own default).
+    release = inspect.signature(attempt_download_asset).parameters["release"].default
+    return f"https://github.com/{GITHUB_ASSETS_REPO}/releases/download/{release}/{name}"
+
+
+def fetch(entry: WeightsFile, *, progress: bool = True) -> Path:
+    """Download ``entry`` into the checkpoint folder (verified, atomic); a no-op if it is there.
+
+    Raises:
+        DownloadError: offline, refused, or the file failed its checks (one line, with what
+            to download by hand and where to put it).
+    """
+    src, dest = entry.source, entry.path
+    common = dict(sha256=entry.sha256, size=entry.size, name=entry.name, progress=progress)  # sha256: full or prefix
+    if src.url:
+        return download_url(src.url, dest, **common)
+    if src.gdrive_file:
+        return download_gdrive(src.gdrive_file, dest, **common)
+    if src.gdrive_folder:
+        return download_gdrive_folder_file(src.gdrive_folder, entry.file, dest, **common)
+    if src.ultralytics:
+        return download_url(ultralytics_asset_url(src.ultralytics), dest, **common)
+    raise CheckpointError(f"'{entry.name}' has no download source in the manifest")

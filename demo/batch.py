@@ -15,9 +15,9 @@ from tqdm.auto import tqdm
 
 from core.errors import UserError
 
-from .cache import read_record
-from .pipeline import DONE_MARKER, Pipeline
-from .video import VIDEO_SUFFIXES
+from . import cache
+from .io.video import VIDEO_SUFFIXES
+from .pipeline import Pipeline
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +59,34 @@ def clip_output_dirs(videos: list[Path], root: Path, out_root: Path) -> list[Pat
         out_root / (r.with_suffix("") if stems[r.with_suffix("")] == 1 else r.with_name(r.name.replace(".", "_")))
         for r in rel
     ]
+
+
+def video_output_dir(video: Path, out_root: Path) -> Path:
+    """The output folder of a single ``--video`` run: ``out_root/<stem>``, unless that
+    folder holds another video's results (its ``done.json`` or ``pose2d.json`` names
+    another source file): then ``<stem>_2``, ``<stem>_3``, ..., the first that is free or
+    already this video's. The log says which, so a second ``clip.mp4`` from another folder
+    never silently replaces the first one's results."""
+    source = cache.source_of(video)
+    first = out_root / video.stem
+    for n in range(1, 10_000):
+        out = first if n == 1 else out_root / f"{video.stem}_{n}"
+        owner = folder_source(out)
+        if owner is None or owner == source:
+            if n > 1:
+                log.warning("%s holds the results of %s: %s goes to %s", first, folder_source(first), video, out)
+            return out
+    raise UserError(f"no free output folder for {video} in {out_root}")
+
+
+def folder_source(out_dir: Path) -> str | None:
+    """The source video (resolved path) a folder's records name; None for a folder with
+    no record."""
+    for name in (cache.DONE_MARKER, "pose2d.json"):
+        source = cache.read_record(out_dir / name).get("source")
+        if source:
+            return str(source)
+    return None
 
 
 def find_videos(folder: Path, recursive: bool, exclude: Path | None = None) -> list[Path]:
@@ -115,7 +143,7 @@ def write_gallery(out_root: Path, reports: list[ClipReport]) -> Path:
 
     entries = []
     for r in reports:
-        done = read_record(r.out_dir / DONE_MARKER)
+        done = cache.read_done(r.out_dir) if r.status != "failed" else {}
         frames, fps = done.get("frames"), done.get("fps")
         entries.append(GalleryEntry.for_clip(out_root, r.out_dir, r.video.stem, status=r.status, message=r.message,
                                              people=done.get("people", r.people or None),

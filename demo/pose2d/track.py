@@ -37,10 +37,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from enum import IntEnum
 
 import numpy as np
 
+from core.frames import FrameState
 from core.gaps import interpolate_gaps
 
 from .detect import Detections
@@ -51,14 +51,6 @@ _CONFIRM_FRAMES = 2
 # trackers counts lost_track_buffer in frames of a 30 fps video and scales it by
 # frame_rate / 30; we pass a buffer already in the clip's frames with this frame_rate.
 _REFERENCE_FPS = 30.0
-
-
-class FrameState(IntEnum):
-    """Per-frame status of one track (stored as uint8)."""
-
-    ABSENT = 0
-    DETECTED = 1
-    FILLED = 2
 
 
 def _check_fps(fps: float) -> float:
@@ -131,19 +123,8 @@ class TrackerConfig:
 
     def max_gap_frames(self, fps: float) -> int:
         """``max_gap_s`` in frames of a ``fps`` video (at least 1): the ``max_gap`` of
-        :func:`frame_states` and :func:`dense_boxes`."""
+        :func:`frame_states` and :func:`span_boxes`."""
         return max(1, round(self.max_gap_s * _check_fps(fps)))
-
-
-def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``(len(a), len(b))`` IoU of two sets of xyxy boxes."""
-    lo = np.maximum(a[:, None, :2], b[None, :, :2])
-    hi = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.prod(np.clip(hi - lo, 0, None), axis=2)
-    area_a = np.prod(np.clip(a[:, 2:] - a[:, :2], 0, None), axis=1)
-    area_b = np.prod(np.clip(b[:, 2:] - b[:, :2], 0, None), axis=1)
-    union = area_a[:, None] + area_b[None, :] - inter
-    return np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
 
 
 class PersonTracker:
@@ -220,7 +201,8 @@ class PersonTracker:
 
         prev_indices, prev_boxes = self._born
         if new and len(prev_indices):
-            iou = _iou(np.stack([detections.xyxy[det] for _, det in new]).astype(np.float64), prev_boxes.astype(np.float64))
+            iou = sv.box_iou_batch(np.stack([detections.xyxy[det] for _, det in new]).astype(np.float64),
+                                   prev_boxes.astype(np.float64))
             for r, c in zip(*linear_sum_assignment(iou, maximize=True)):
                 if iou[r, c] >= self.config.minimum_iou_threshold:
                     out.append((self._frame - 1, new[r][0], int(prev_indices[c])))
@@ -295,11 +277,12 @@ def _join_disjoint(tracks: list[TrackLog]) -> TrackLog:
     return joined
 
 
-def frame_states(track: TrackLog, num_frames: int, max_gap: int) -> np.ndarray:
-    """``(num_frames,)`` uint8 :class:`FrameState` of one track; ``max_gap`` in frames
+def frame_states(track: TrackLog, max_gap: int) -> np.ndarray:
+    """``(n,)`` uint8 :class:`FrameState` of one track over its lifetime (row 0 is frame
+    ``track.first``, the last row ``track.last``); ``max_gap`` in frames
     (:meth:`TrackerConfig.max_gap_frames`)."""
-    state = np.full(num_frames, FrameState.ABSENT, np.uint8)
-    frames = np.asarray(track.frames)
+    frames = np.asarray(track.frames) - track.first
+    state = np.full(track.last - track.first + 1, FrameState.ABSENT, np.uint8)
     state[frames] = FrameState.DETECTED
     for a, b in zip(frames[:-1], frames[1:]):
         if 1 < b - a <= max_gap + 1:
@@ -308,22 +291,23 @@ def frame_states(track: TrackLog, num_frames: int, max_gap: int) -> np.ndarray:
 
 
 def fill_gaps(values: np.ndarray, state: np.ndarray) -> np.ndarray:
-    """Interpolate ``values`` (``(T, ...)``) linearly in time at FILLED frames from the
-    DETECTED frames around them; ABSENT frames become NaN. Returns a float32 copy."""
+    """Interpolate ``values`` (``(n, ...)``) linearly in time at FILLED rows from the
+    DETECTED rows around them; ABSENT rows become NaN. Returns a float32 copy."""
     out = interpolate_gaps(values, state == FrameState.DETECTED)
     out[state == FrameState.ABSENT] = np.nan
     return out
 
 
-def dense_boxes(track: TrackLog, num_frames: int, max_gap: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per-frame arrays of one track: boxes ``(T, 4)``, scores ``(T,)`` (NaN where absent;
-    scores 0 where filled) and states ``(T,)``. ``max_gap`` is in frames
-    (:meth:`TrackerConfig.max_gap_frames`)."""
-    state = frame_states(track, num_frames, max_gap)
-    boxes = np.full((num_frames, 4), np.nan, np.float32)
-    scores = np.full(num_frames, np.nan, np.float32)
-    boxes[track.frames] = np.stack(track.boxes)
-    scores[track.frames] = track.scores
+def span_boxes(track: TrackLog, max_gap: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One track's arrays over its lifetime (row 0 is frame ``track.first``): boxes
+    ``(n, 4)``, scores ``(n,)`` (NaN where absent; 0 where filled) and states ``(n,)``.
+    ``max_gap`` is in frames (:meth:`TrackerConfig.max_gap_frames`)."""
+    state = frame_states(track, max_gap)
+    rows = np.asarray(track.frames) - track.first
+    boxes = np.full((len(state), 4), np.nan, np.float32)
+    scores = np.full(len(state), np.nan, np.float32)
+    boxes[rows] = np.stack(track.boxes)
+    scores[rows] = track.scores
     boxes = fill_gaps(boxes, state)
     scores[state == FrameState.FILLED] = 0.0
     return boxes, scores, state
@@ -335,8 +319,8 @@ __all__ = [
     "TrackLog",
     "TrackerConfig",
     "collect_tracks",
-    "dense_boxes",
     "fill_gaps",
     "frame_states",
     "select_tracks",
+    "span_boxes",
 ]

@@ -20,8 +20,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from lifter.checkpoints import check_state_dict, lifter_family, read_checkpoint, unwrap_state_dict
+from core.checkpoint_io import check_state_dict, read_checkpoint, unwrap_state_dict
 from core.errors import CheckpointError
+from lifter.checkpoints import lifter_family
 
 log = logging.getLogger(__name__)
 

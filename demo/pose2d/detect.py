@@ -21,13 +21,12 @@ import numpy as np
 
 from core.errors import CheckpointError, UserError, brief
 from core.runtime import Runtime
-from lifter.registry import resolve_weights
+from core.weights import resolve_weights
 
-from .weights import detector_entries
+from .registry import DEFAULT_DETECTOR, detector_entries
 
 log = logging.getLogger(__name__)
 
-DEFAULT_DETECTOR = "yolo26l.pt"
 DEFAULT_PERSON_CLASSES = ("person",)
 
 
@@ -40,7 +39,7 @@ class DetectorConfig:
             folder), a path to a ``.pt`` file, or a model ``.yaml`` (random weights).
         conf: lowest detection confidence kept. Low on purpose: ByteTrack uses the
             0.1-0.25 detections to keep tracks alive through occlusion; tracks start only
-            from confident ones (see :class:`demo.track.TrackerConfig`).
+            from confident ones (see :class:`demo.pose2d.track.TrackerConfig`).
         imgsz: inference size in pixels (long side).
         batch_size: frames per forward pass; ``None``: 1 on the CPU (batches were slower
             there: YOLO26l at 1.10 frames/s alone, 0.91 in batches of 8), 16 on CUDA.
@@ -79,6 +78,16 @@ class Detections:
     @classmethod
     def empty(cls) -> Detections:
         return cls(np.zeros((0, 4), np.float32), np.zeros(0, np.float32))
+
+    def without_degenerate(self) -> tuple[Detections, int]:
+        """These detections without boxes of zero (or negative, or non-finite) width or
+        height, which no crop can be cut from; and how many were dropped."""
+        size = self.xyxy[:, 2:] - self.xyxy[:, :2]
+        with np.errstate(invalid="ignore"):
+            ok = np.isfinite(self.xyxy).all(axis=1) & (size > 0).all(axis=1)
+        if ok.all():
+            return self, 0
+        return Detections(self.xyxy[ok], self.conf[ok]), int((~ok).sum())
 
     def __len__(self) -> int:
         return len(self.conf)

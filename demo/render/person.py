@@ -15,7 +15,7 @@ from core.joints import (
     H36M_JOINT_SIDES,
     Side,
 )
-from demo.skeleton import coco_to_h36m
+from core.coco_to_h36m import coco_to_h36m
 
 NUM_JOINTS = 17
 PELVIS = 0
