@@ -252,10 +252,27 @@ def ultralytics_asset_url(name: str) -> str:
 def fetch(entry: WeightsFile, *, progress: bool = True) -> Path:
     """Download ``entry`` into the checkpoint folder (verified, atomic); a no-op if it is there.
 
+    Processes that share the checkpoint folder (the Ray workers of one node, two runs
+    started together) take a file lock there first (``.<file>.lock``, :mod:`filelock`):
+    the first downloads, the others wait and then find the file in place, so a missing
+    file is fetched once per folder, not once per worker.
+
     Raises:
         DownloadError: offline, refused, or the file failed its checks (one line, with what
             to download by hand and where to put it).
     """
+    from filelock import FileLock
+
+    dest = entry.path
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise DownloadError(f"cannot create the checkpoint folder {dest.parent}: {e.strerror or e}") from None
+    with FileLock(dest.parent / f".{dest.name}.lock"):
+        return _fetch_unlocked(entry, progress)
+
+
+def _fetch_unlocked(entry: WeightsFile, progress: bool) -> Path:
     src, dest = entry.source, entry.path
     common = dict(sha256=entry.sha256, size=entry.size, name=entry.name, progress=progress)  # sha256: full or prefix
     if src.url:

@@ -104,12 +104,12 @@ def find_videos(folder: Path, recursive: bool, exclude: Path | None = None) -> l
     return sorted(p for p in folder.glob("**/*" if recursive else "*") if wanted(p))
 
 
-def process_clip(pipeline: Pipeline, video: Path, out_dir: Path) -> ClipReport:
+def process_clip(pipeline: Pipeline, video: Path, out_dir: Path, present: set[str] | None = None) -> ClipReport:
     """One clip as a report row: user errors are one line, anything else keeps its
     traceback (logged here, and kept in ``error`` for a caller that re-raises it)."""
     start = time.perf_counter()
     try:
-        r = pipeline.process(video, out_dir)
+        r = pipeline.process(video, out_dir, present=present)
     except UserError as e:
         return ClipReport(video, out_dir, "failed", str(e), seconds=time.perf_counter() - start)
     except Exception as e:

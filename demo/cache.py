@@ -180,9 +180,18 @@ def recorded_outputs(out_dir: Path, record: dict[str, Any]) -> list[Path]:
     return [Path(out_dir) / name for name in record.get("outputs") or []]
 
 
-def missing_outputs(out_dir: Path, record: dict[str, Any]) -> list[Path]:
-    """The files a ``done.json`` lists that are not in the folder any more."""
+def missing_outputs(out_dir: Path, record: dict[str, Any], present: set[str] | None = None) -> list[Path]:
+    """The files a ``done.json`` lists that are not in the folder any more (``present``:
+    the names known to be there, for a folder that lives on another machine)."""
+    if present is not None:
+        return [p for p in recorded_outputs(out_dir, record) if str(p.relative_to(out_dir)) not in present]
     return [p for p in recorded_outputs(out_dir, record) if not p.is_file()]
+
+
+def present_outputs(out_dir: Path) -> list[str]:
+    """The files of a folder's ``done.json`` that are there (what a remote worker is told)."""
+    record = read_done(out_dir)
+    return [str(p.relative_to(out_dir)) for p in recorded_outputs(out_dir, record) if p.is_file()]
 
 
 def source_of(video: Path) -> str:

@@ -129,9 +129,14 @@ class Pipeline:
         """Everything the clip's outputs depend on (built by :func:`demo.cache.clip_key`)."""
         return cache.clip_key(self.pose2d.key(video), self.options, self.lifter_path(), self.lift_options)
 
-    def process(self, video: str | Path, out_dir: str | Path | None = None) -> ClipResult:
+    def process(self, video: str | Path, out_dir: str | Path | None = None, *,
+                present: set[str] | None = None) -> ClipResult:  # fmt: skip
         """Run one clip; with ``out_dir``, write its files (``done.json`` last), or skip
         it when it is already done with the same key, or rebuild the files it lost.
+
+        Args:
+            present: the output files known to be in the folder, where ``out_dir`` is a
+                local copy of it (a Ray worker without shared storage); default: look.
 
         Raises:
             UserError: a bad video, checkpoint or option (one line); anything else is a bug.
@@ -149,7 +154,7 @@ class Pipeline:
             record = cache.read_done(out)
             reason = (cache.stale_reason(record.get("key"), key) or "") if record else "not done yet"
             if not reason and not self.options.overwrite:
-                missing = cache.missing_outputs(out, record)
+                missing = cache.missing_outputs(out, record, present)
                 if not missing:
                     return ClipResult(video, out, "skipped",
                                       "already done with this video, weights and settings (--overwrite redoes it)")  # fmt: skip

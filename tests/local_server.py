@@ -4,6 +4,7 @@ from __future__ import annotations
 import http.server
 import sys
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,6 +23,7 @@ class Route:
     body: bytes
     plan: tuple[str, ...] = ("ok",)
     content_type: str = "application/octet-stream"
+    delay_s: float = 0.0  # before each answer: a slow server, so concurrent clients overlap
 
 
 @dataclass
@@ -61,6 +63,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.send_error(int(behaviour))
             return
         assert route is not None
+        time.sleep(route.delay_s)
         self.send_response(200)
         self.send_header("Content-Type", route.content_type)
         self.send_header("Content-Length", str(len(route.body)))

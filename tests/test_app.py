@@ -70,30 +70,34 @@ def test_gif_covers_the_asked_frames(vtest_run: Path) -> None:
 
 def test_keypoint_files(vtest_run: Path) -> None:
     with np.load(vtest_run / "pose3d.npz") as p3:
-        n = len(p3["track_ids"])
-        assert 1 <= n <= 3
-        assert p3["camera"].shape == p3["world"].shape == (n, CLIP_FRAMES, 17, 3)
-        assert p3["state"].shape == p3["valid"].shape == (n, CLIP_FRAMES)
+        n, rows = len(p3["track_ids"]), len(p3["row_track"])
+        assert 1 <= n <= 3 and int(p3["num_frames"]) == CLIP_FRAMES
+        assert p3["camera"].shape == p3["world"].shape == (rows, 17, 3)
+        assert p3["state"].shape == p3["valid"].shape == p3["frame"].shape == (rows,)
+        assert set(p3["row_track"].tolist()) == set(p3["track_ids"].tolist()) and p3["frame"].max() < CLIP_FRAMES
         present = p3["state"] > 0
         assert np.isfinite(p3["camera"][present]).all() and np.isnan(p3["camera"][~present]).all()
         assert np.all(p3["camera"][present][:, 0] == 0)  # root-relative
-        assert np.allclose(np.nanmin(p3["display"][present][..., 2], axis=-1), 0, atol=1e-5)  # on the floor
+        assert "display" not in p3.files  # the renderer's own frame, not a result
         # Placed in the scene: camera joints = relative + root, world = the ground transform of them.
         cam_joints = p3["camera"] + p3["root"][..., None, :]
         assert np.allclose(p3["camera_joints"][present], cam_joints[present], atol=1e-5)
         m = p3["world_from_camera"]
         assert np.allclose(p3["world"][present], cam_joints[present] @ m[:3, :3].T + m[:3, 3], atol=1e-4)
         assert (p3["root"][present][:, 2] > 0).all() and np.isnan(p3["world"][~present]).all()
-        camera, ids = p3["camera"], p3["track_ids"]
+        ids = p3["track_ids"]
+        first_rows = p3["row_track"] == ids[0]
+        camera0, frames0 = p3["camera"][first_rows], p3["frame"][first_rows]
     data = json.loads((vtest_run / "pose3d.json").read_text())
     assert data["video"]["fps"] == "10/1" and len(data["joints"]) == 17 and "metres" in data["units"]
     assert [t["track_id"] for t in data["tracks"]] == ids.tolist()
     first = data["tracks"][0]
-    assert np.allclose(np.array(first["camera"]), camera[0][first["frames"]], atol=1e-5)
+    assert np.allclose(np.array(first["camera"]), camera0[np.searchsorted(frames0, first["frames"])], atol=1e-5)
     with np.load(vtest_run / "pose2d.npz") as p2:
-        assert p2["h36m"].shape == (n, CLIP_FRAMES, 17, 2)
+        assert p2["h36m"].shape == (rows, 17, 2)
     done = json.loads((vtest_run / "done.json").read_text())
     assert done["frames"] == CLIP_FRAMES and "vtest_15s_pose.mp4" in done["outputs"]
+    assert done["source"] == str(media_path("vtest_15s.mp4").resolve()) and done["key"]["versions"]["pipeline"]
 
 
 def test_second_run_reuses_2d_and_a_third_is_skipped(vtest_run: Path, confident_yolo: Path, monkeypatch, capsys) -> None:
@@ -200,7 +204,7 @@ def test_clip_shorter_than_the_window(short_clips: Path, confident_yolo: Path, t
     args[args.index("--frames") + 1] = "81"
     assert main(["--video", str(clip), *args]) == 0
     with np.load(tmp_path / "out" / "five" / "pose3d.npz") as p3:
-        assert p3["camera"].shape[1] == 5 and len(p3["track_ids"]) >= 1
+        assert int(p3["num_frames"]) == 5 and p3["frame"].max() < 5 and len(p3["track_ids"]) >= 1
         assert np.isfinite(p3["camera"][p3["state"] > 0]).all()
     assert VideoInfo.probe(tmp_path / "out" / "five" / "five_pose.mp4").fps == 25
 
@@ -211,7 +215,7 @@ def test_video_with_nobody(short_clips: Path, confident_yolo: Path, tmp_path: Pa
     assert "24 frames, 0 person(s)" in capsys.readouterr().out
     result = tmp_path / "out" / "walk_b"
     with np.load(result / "pose3d.npz") as p3:
-        assert p3["camera"].shape == (0, 24, 17, 3)
+        assert p3["camera"].shape == (0, 17, 3) and int(p3["num_frames"]) == 24
     assert sum(1 for _ in read_frames(result / "walk_b_pose.mp4")) == 24
 
 

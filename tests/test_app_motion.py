@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from demo.pose3d import Pose3DResult
+
 from demo.cli import main
 
 from .test_app import _one_error_line, model_args
@@ -20,22 +22,24 @@ def test_exports_on_a_real_clip(short_clips: Path, confident_yolo: Path, tmp_pat
             "--export", "csv,bvh", "--fov", "50", "--min-track-frames", "3"]  # fmt: skip
     assert main(args) == 0
     clip = out / "walk_a"
-    with np.load(clip / "pose3d.npz") as p3:
-        ids, state, world = p3["track_ids"], p3["state"], p3["world"]
+    result = Pose3DResult.load(clip)
+    ids = [t.track_id for t in result.tracks]
     assert len(ids) >= 1
     bvh_files = sorted(clip.glob("walk_a_person*.bvh"))
-    assert [int(p.stem.split("person")[1]) for p in bvh_files] == sorted(ids.tolist())
+    assert [int(p.stem.split("person")[1]) for p in bvh_files] == sorted(ids)
     for path in bvh_files:
+        track = result.track(int(path.stem.split("person")[1]))
+        first, last = np.flatnonzero(track.present)[[0, -1]] + track.start  # the person's lifetime
         text = path.read_text()
-        assert "ROOT pelvis" in text and f"Frames: {state.shape[1]}" in text and "Frame Time: 0.1" in text
+        assert "ROOT pelvis" in text and f"Frames: {last - first + 1}" in text and "Frame Time: 0.1" in text
         side = json.loads(path.with_suffix(".json").read_text())
-        assert side["frames"] == state.shape[1]
+        assert side["frames"] == last - first + 1 and side["first_frame"] == first
     with open(clip / "walk_a_joints.csv", newline="") as f:
         rows = list(csv.DictReader(f))
-    assert len(rows) == int((state > 0).sum()) * 17
+    assert len(rows) == sum(int(t.present.sum()) for t in result.tracks) * 17
     row = rows[0]
-    k = list(ids).index(int(row["person"]))
-    assert float(row["x"]) == pytest.approx(float(world[k, int(row["frame"]), 0, 0]), abs=1e-4)
+    world = result.dense(int(row["person"]), "world")
+    assert float(row["x"]) == pytest.approx(float(world[int(row["frame"]), 0, 0]), abs=1e-4)
     data = json.loads((clip / "pose3d.json").read_text())
     assert data["camera"]["fov_deg"] == pytest.approx(50.0)
     done = json.loads((clip / "done.json").read_text())

@@ -67,7 +67,7 @@ def test_an_unexpected_error_keeps_its_traceback(short_clips: Path, confident_yo
     def broken(*args, **kwargs):
         raise ZeroDivisionError("a bug, not a user error")
 
-    monkeypatch.setattr(demo.pipeline, "lift_tracks", broken)
+    monkeypatch.setattr(demo.pipeline, "lift_people", broken)
     out = tmp_path / "out"
     assert _run(short_clips / "walk_a.mp4", out, confident_yolo) == 1
     err = capsys.readouterr().err

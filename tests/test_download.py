@@ -418,3 +418,26 @@ def test_gdrive_folder_listing_offline(drive: FakeGdown, folder: Path, monkeypat
 def test_error_text_is_folded_onto_one_line() -> None:
     assert str(DownloadError("first\n\n\tsecond  part\n")) == "first second part"
     assert issubclass(DownloadError, UserError)
+
+
+def test_workers_starting_together_download_a_missing_file_once(server, tmp_path: Path) -> None:
+    """Four processes (the Ray workers of one node) fetch the same missing file at once:
+    the file lock in the checkpoints folder lets one download it; the others find it there."""
+    import json
+    import subprocess
+    import sys
+
+    url = server.add("/shared.pth", Route(PAYLOAD, delay_s=2.0))  # slow: the processes overlap
+    folder = tmp_path / "checkpoints"
+    code = (
+        "import sys, json; from core.weights import Source, WeightsFile; from core.download import fetch; "
+        "e = WeightsFile(name='shared', file='shared.pth', source=Source(url=sys.argv[1]), "
+        f"sha256={hashlib.sha256(PAYLOAD).hexdigest()!r}); print(fetch(e, progress=False))"
+    )
+    env = {**__import__("os").environ, "POSE3D_CHECKPOINTS": str(folder), "PYTHONPATH": str(Path(__file__).parents[1])}
+    procs = [subprocess.Popen([sys.executable, "-c", code, url], env=env, stdout=subprocess.PIPE, text=True)
+             for _ in range(4)]  # fmt: skip
+    outputs = [p.communicate(timeout=120)[0].strip() for p in procs]
+    assert all(p.returncode == 0 for p in procs), outputs
+    assert set(outputs) == {str(folder / "shared.pth")} and (folder / "shared.pth").read_bytes() == PAYLOAD
+    assert server.hits["/shared.pth"] == 1, json.dumps(dict(server.hits))

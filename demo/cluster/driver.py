@@ -4,10 +4,20 @@ each becomes free, and turns what comes back into the same :class:`demo.batch.Cl
 rows a local batch gives.
 
 Faults: a clip that raises is a failed row (inside the worker, as locally). A worker whose
-process dies (killed, out of memory, node lost) is replaced and its clip handed out once
-more; a second death makes it a failed row. Ctrl-C kills the workers and removes the
-temporary files of the clips they were writing: a clip's ``done.json`` is written last, so
-an unfinished folder never looks done.
+process dies (killed, out of memory, node lost, its result object lost) is replaced and
+its clip handed out once more; a second death makes it a failed row. A worker that is
+only unreachable may still be writing, so its clip is a failed row, not retried, and its
+folder is left alone (:meth:`_Job._settle` lists every Ray error and what it becomes).
+Ctrl-C kills the workers and removes the temporary files of the clips they were writing:
+a clip's ``done.json`` is written last, so an unfinished folder never looks done.
+
+Why not ``ray.util.ActorPool`` (evaluated on Ray 2.60): its ``get_next_unordered`` raises
+a failed call's error without saying which clip it was, and it drops an actor only on
+``ActorDiedError``: after ``NodeDiedError``, ``ActorUnavailableError`` or a lost result
+object it puts the actor back among the idle ones, so the next clip would go to a lost
+worker. The retry-on-death layer this job needs (which clip, which node, a new worker, no
+retry while a worker may still write) would have to undo both. The pull loop below is that layer and nothing more: a free
+worker takes the next clip of the queue.
 """
 from __future__ import annotations
 
@@ -261,20 +271,39 @@ class _Job:
         i = self.queue.popleft()
         video, out = str(self.videos[i]), str(self.out_dirs[i])
         if self.collect:
-            ref = slot.actor.process_shipped.remote(video, out, self.videos[i].read_bytes(), cached_files(self.out_dirs[i]))
+            ref = slot.actor.process_shipped.remote(video, out, self.videos[i].read_bytes(), cached_files(self.out_dirs[i]),
+                                                    cache.present_outputs(self.out_dirs[i]))  # fmt: skip
         else:
             ref = slot.actor.process.remote(video, out)
         self.pending[ref] = (slot, i)
         self.sent[i] = time.perf_counter()
 
     def _settle(self, ref: Any, slot: _Slot, clip: int | None, bar: tqdm) -> None:
+        """Take one finished call's result. Ray's errors, by what they mean for the clip:
+
+        - ``ActorUnavailableError``: the worker is unreachable, perhaps only for a moment,
+          and may still be writing the clip: it is stopped and the clip is a failed row;
+          its folder is left alone (deleting temporary files under a live writer, or a
+          second worker writing the same folder, would be worse than one failed clip).
+        - the worker or its node is gone (``RayActorError``, ``WorkerCrashedError``,
+          ``OutOfMemoryError``, ``NodeDiedError``, ``ActorUnschedulableError``), or the
+          returned object was lost with its owner (``ObjectLostError``, ``OwnerDiedError``:
+          large ``--ray-collect`` results): a new worker retries the clip, up to
+          :data:`MAX_TRIES` times, then it is a failed row;
+        - any other Ray error is a failed row; nothing aborts the job, so every clip gets
+          a row and the summary is always written.
+        """
         exceptions = self.ray.exceptions
         try:
             value = self.ray.get(ref)
-        except (exceptions.RayActorError, exceptions.WorkerCrashedError, exceptions.OutOfMemoryError) as e:
+        except exceptions.ActorUnavailableError as e:
+            self._worker_unreachable(slot, clip, e, bar)
+            return
+        except (exceptions.RayActorError, exceptions.WorkerCrashedError, exceptions.OutOfMemoryError,
+                exceptions.NodeDiedError, exceptions.ActorUnschedulableError, exceptions.ObjectLostError) as e:  # fmt: skip
             self._worker_died(slot, clip, e, bar)
             return
-        except exceptions.RayTaskError as e:  # not an Exception process_clip catches: a bug here
+        except exceptions.RayError as e:  # RayTaskError: not an Exception process_clip catches, a bug here
             if clip is None:
                 raise
             value = ClipReport(self.videos[clip], self.out_dirs[clip], "failed", f"internal error: {brief(e)}", error=e)
@@ -286,6 +315,19 @@ class _Job:
         else:
             self._finish(clip, slot, self._written(clip, value) if self.collect else value, bar)
         self._submit(slot)
+
+    def _worker_unreachable(self, slot: _Slot, clip: int | None, error: Exception, bar: tqdm) -> None:
+        """Stop an unreachable worker; its clip fails without a retry and its files stay."""
+        self._release(slot)
+        why = brief(error, limit=200)
+        if clip is None:
+            self.start_error = why
+        else:
+            message = (f"its worker on {slot.node} became unreachable ({why}); the clip was not retried, since that "
+                       f"worker may still have been writing {self.out_dirs[clip]}")  # fmt: skip
+            self._finish(clip, slot, ClipReport(self.videos[clip], self.out_dirs[clip], "failed", message), bar)
+        if self.queue:
+            self._start_worker()
 
     def _worker_died(self, slot: _Slot, clip: int | None, error: Exception, bar: tqdm) -> None:
         """Replace a dead worker and hand its clip out again (once)."""
@@ -330,7 +372,10 @@ class _Job:
     def _release(self, slot: _Slot) -> None:
         if slot in self.slots:
             self.slots.remove(slot)
-            self.ray.kill(slot.actor, no_restart=True)
+            try:
+                self.ray.kill(slot.actor, no_restart=True)
+            except Exception as e:  # noqa: BLE001 - an actor on a dead node cannot be reached to kill
+                log.debug("could not kill a ray worker: %s", e)
 
     def _stop(self) -> None:
         """Kill the workers still running and clean the folders they were writing."""

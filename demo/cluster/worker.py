@@ -26,9 +26,11 @@ from ..cache import DONE_MARKER
 from ..options import PipelineOptions
 from ..pipeline import Pipeline
 from ..pose2d.result import RESULT_JSON, RESULT_NPZ, SEEDS_KEYPOINTS
+from ..pose3d.result import RESULT_NPZ as POSE3D_NPZ
 
-#: Files of an output folder that decide whether a clip is skipped or its 2D stage reused.
-CACHE_FILES: tuple[str, ...] = (DONE_MARKER, RESULT_JSON, RESULT_NPZ, str(SEEDS_KEYPOINTS))
+#: Files of an output folder that decide whether a clip is skipped, its 2D stage reused or
+#: its lost outputs rebuilt (from the 3D arrays).
+CACHE_FILES: tuple[str, ...] = (DONE_MARKER, RESULT_JSON, RESULT_NPZ, str(SEEDS_KEYPOINTS), POSE3D_NPZ)
 
 
 @dataclass(frozen=True)
@@ -80,10 +82,12 @@ class ClipWorker:
             return ClipReport(Path(video), Path(out_dir), "failed", self.info.error)
         return _portable(process_clip(self.pipeline, Path(video), Path(out_dir)))
 
-    def process_shipped(self, video: str, out_dir: str, data: bytes,
-                        cached: dict[str, bytes]) -> tuple[ClipReport, dict[str, bytes]]:  # fmt: skip
+    def process_shipped(self, video: str, out_dir: str, data: bytes, cached: dict[str, bytes],
+                        present: list[str] | None = None) -> tuple[ClipReport, dict[str, bytes]]:  # fmt: skip
         """One clip from its bytes (``--ray-collect``): its report (with the real paths) and,
-        when it was done, every file of its output folder (relative path -> bytes)."""
+        when it was done, every file of its output folder (relative path -> bytes).
+        ``present``: the output files the driver's folder has (a finished clip with all of
+        them is skipped; one missing some is rebuilt from the shipped arrays)."""
         real_video, real_out = Path(video), Path(out_dir)
         if self.pipeline is None:
             return ClipReport(real_video, real_out, "failed", self.info.error), {}
@@ -94,7 +98,7 @@ class ClipWorker:
             for rel, content in cached.items():
                 (local_out / rel).parent.mkdir(parents=True, exist_ok=True)
                 (local_out / rel).write_bytes(content)
-            report = process_clip(self.pipeline, local_video, local_out)
+            report = process_clip(self.pipeline, local_video, local_out, None if present is None else set(present))
             moves = ((str(local_video), str(real_video)), (str(local_out), str(real_out)))
             files = {}
             if report.status == "done":
