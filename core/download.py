@@ -41,6 +41,7 @@ from .weights import WeightsFile
 log = logging.getLogger(__name__)
 
 OFFLINE_ENV = "POSE3D_OFFLINE"
+DOWNLOAD_LOCK = ".download.lock"  # in the checkpoints folder: one download at a time per folder
 RETRIES = 2  # further attempts after a transient failure
 RETRY_WAIT_S = 1.0  # before the first retry, doubled for each next one
 TIMEOUT_S = 30.0  # the HEAD request and gdown (torch.hub's GET takes none)
@@ -268,7 +269,7 @@ def fetch(entry: WeightsFile, *, progress: bool = True) -> Path:
         dest.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise DownloadError(f"cannot create the checkpoint folder {dest.parent}: {e.strerror or e}") from None
-    with FileLock(dest.parent / f".{dest.name}.lock"):
+    with FileLock(dest.parent / DOWNLOAD_LOCK):
         return _fetch_unlocked(entry, progress)
 
 
