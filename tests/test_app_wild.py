@@ -82,21 +82,23 @@ def test_a_new_pipeline_or_library_version_redoes_the_clip(short_clips: Path, co
     key = json.loads((out / "walk_a" / "done.json").read_text())["key"]
     assert key["versions"]["pipeline"] == str(demo.cache.PIPELINE_VERSION) and "ultralytics" in key["versions"]
     assert json.loads((out / "walk_a" / "pose2d.json").read_text())["key"]["versions"] == key["versions"]
-    monkeypatch.setattr(demo.cache, "PIPELINE_VERSION", demo.cache.PIPELINE_VERSION + 1)
-    demo.cache.versions.cache_clear()
     try:
-        capsys.readouterr()
-        assert _run(short_clips / "walk_a.mp4", out, confident_yolo, "--no-video") == 0
-        err = capsys.readouterr().err
-        assert "redoing" in err and "(pipeline version changed)" in err
-        new = str(demo.cache.PIPELINE_VERSION)
-        assert json.loads((out / "walk_a" / "pose2d.json").read_text())["key"]["versions"]["pipeline"] == new  # 2D redone
-        saved = dict(key, versions=dict(key["versions"], trackers="0.0.1"))
-        reason = demo.cache.stale_reason(saved, demo.cache.ClipKey(key["video_sha256"], key["weights_sha256"],
-                                                                   key["settings"]))  # fmt: skip
-        assert reason == "pipeline version changed"
+        with monkeypatch.context() as m:
+            m.setattr(demo.cache, "PIPELINE_VERSION", demo.cache.PIPELINE_VERSION + 1)
+            demo.cache.versions.cache_clear()
+            capsys.readouterr()
+            assert _run(short_clips / "walk_a.mp4", out, confident_yolo, "--no-video") == 0
+            err = capsys.readouterr().err
+            assert "redoing" in err and "(pipeline version changed)" in err
+            new = str(demo.cache.PIPELINE_VERSION)
+            assert json.loads((out / "walk_a" / "pose2d.json").read_text())["key"]["versions"]["pipeline"] == new  # 2D redone
+            saved = dict(key, versions=dict(key["versions"], trackers="0.0.1"))
+            reason = demo.cache.stale_reason(saved, demo.cache.ClipKey(key["video_sha256"], key["weights_sha256"],
+                                                                       key["settings"]))  # fmt: skip
+            assert reason == "pipeline version changed"
     finally:
-        demo.cache.versions.cache_clear()
+        demo.cache.versions.cache_clear()  # the real version again for the tests after this one
+    assert demo.cache.versions()["pipeline"] == str(demo.cache.PIPELINE_VERSION) == key["versions"]["pipeline"]
     now = demo.cache.versions()
     saved = {"video_sha256": "x", "versions": dict(now, trackers="0.0.1")}
     assert demo.cache.stale_reason(saved, demo.cache.ClipKey("x")) == f"trackers version changed (0.0.1 -> {now['trackers']})"
