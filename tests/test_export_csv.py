@@ -24,6 +24,7 @@ T = 6
 def _result() -> Pose3DResult:
     rng = np.random.default_rng(0)
     tracks = []
+    ground = GroundFrame.from_up(np.array([0.0, -1.0, 0.0]), -1.6, "test")
     for track_id, absent in ((4, [2, 3]), (9, [0])):
         state = np.full(T, FrameState.DETECTED, np.uint8)
         state[absent] = FrameState.ABSENT
@@ -34,7 +35,7 @@ def _result() -> Pose3DResult:
             a[absent] = np.nan
         world[1, 5] = np.nan  # a joint the 2D model lost
         nan3 = np.full((T, 17, 3), np.nan, np.float32)
-        tracks.append(Track3D(track_id, 0, state, nan3, nan3[:, 0], world, scores, kp))
+        tracks.append(Track3D(track_id, 0, state, nan3[:, 0], world, scores, kp, ground))
     video = VideoMeta("clip.mp4", "0" * 64, 640, 480, Fraction(25), T, 0)
     ground = GroundFrame.from_up(np.array([0.0, -1.0, 0.0]), -1.6, "test")
     return Pose3DResult(video, tracks, {}, PinholeCamera.for_image(640, 480), ground)

@@ -102,7 +102,7 @@ def make_result(num_frames: int, people: list[tuple[int, np.ndarray, np.ndarray]
         root = cam[:, 0]
         scores = np.where(state[:, None] > 0, np.full((len(state), 17), 0.9), np.nan).astype(np.float32)
         tracks.append(Track3D(
-            track_id=track_id, start=0, state=state.astype(np.uint8), camera=(cam - root[:, None]).astype(np.float32),
+            track_id=track_id, start=0, state=state.astype(np.uint8), ground=ground,
             root=root.astype(np.float32), world=world.astype(np.float32),
             scores=scores, keypoints_2d=camera.project(cam).astype(np.float32),
         ))  # fmt: skip

@@ -62,6 +62,10 @@ class GroundFrame:
         """``(..., 3)`` camera space -> world space, float32."""
         return ((np.asarray(camera_points, dtype=np.float64) - self.origin) @ self.rotation.T).astype(np.float32)
 
+    def to_camera(self, world_points: np.ndarray) -> np.ndarray:
+        """``(..., 3)`` world space -> camera space, float32 (the inverse of :meth:`to_world`)."""
+        return (np.asarray(world_points, dtype=np.float64) @ self.rotation + self.origin).astype(np.float32)
+
     def matrix(self) -> np.ndarray:
         """``(4, 4)`` homogeneous world-from-camera transform."""
         m = np.eye(4)

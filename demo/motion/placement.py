@@ -77,11 +77,19 @@ def place_people(
     root ``(T, 3)`` float32 and the few trusted ankle points, so the floor is fitted once
     after every root is known and the world joints are computed last, in float32.
     """
-    roots = [place_root(track, camera, fps, smoothing) for track in tracks]
-    ankles = [_trusted_ankles(track, root) for track, root in zip(tracks, roots)]
-    ground = fit_ground(np.concatenate(ankles) if ankles else np.zeros((0, 3)), _mean_up(tracks))
+    roots, ground = place_roots(tracks, camera, fps, smoothing)
     world = [ground.to_world(track.relative + root[:, None, :]) for track, root in zip(tracks, roots)]
     return Placement(roots, world, ground)
+
+
+def place_roots(tracks: Sequence[TrackMotion], camera: PinholeCamera, fps: float,
+                smoothing: SmoothingConfig) -> tuple[list[np.ndarray], GroundFrame]:  # fmt: skip
+    """Every track's root ``(T, 3)`` float32 and the clip's floor: the part of
+    :func:`place_people` before the world joints (which a caller may then compute one
+    track at a time, ``ground.to_world(relative + root)``, freeing each input as it goes)."""
+    roots = [place_root(track, camera, fps, smoothing) for track in tracks]
+    ankles = [_trusted_ankles(track, root) for track, root in zip(tracks, roots)]
+    return roots, fit_ground(np.concatenate(ankles) if ankles else np.zeros((0, 3)), _mean_up(tracks))
 
 
 def place_root(track: TrackMotion, camera: PinholeCamera, fps: float, smoothing: SmoothingConfig) -> np.ndarray:

@@ -12,7 +12,9 @@ scene (:func:`lift_people`).
    segment is lifted on its own).
 3. Placement (:mod:`demo.motion.placement`): each person's root trajectory in camera
    space, then one floor for the clip from everyone's ankles, and the joints in the
-   gravity-aligned world frame.
+   gravity-aligned world frame, one track at a time: each track's root-relative joints
+   are released as its world joints are made (the result stores the world joints and
+   the root; the camera-space joints are computed from them, see :class:`Track3D`).
 
 Every array covers its track's span only (see :class:`core.frames.TrackSpan`).
 """
@@ -29,7 +31,7 @@ from lifter.inference import LiftOptions
 from lifter.registry import LifterModel
 
 from ..motion.camera import PinholeCamera
-from ..motion.placement import TrackMotion, place_people
+from ..motion.placement import TrackMotion, place_roots
 from ..motion.smoothing import smooth_track
 from ..options import MotionOptions
 from ..pose2d.result import Pose2DResult, Track2D
@@ -100,11 +102,13 @@ def lift_people(
                 scores = np.where(t.present[:, None], t.h36m_scores, np.nan).astype(np.float32)
                 motions.append(TrackMotion(t.track_id, rel.astype(np.float32), kp, scores, t.present, t.detected))
             bar.update(sum(len(t.state) for t in tracks))
-    placed = place_people(motions, camera, fps, motion.smooth)
-    tracks3d = [
-        Track3D(t.track_id, t.start, t.state.copy(), m.relative, placed.roots[k], placed.world[k], m.scores, m.keypoints)
-        for k, (t, m) in enumerate(zip(pose2d.tracks, motions))
-    ]
+    roots, ground = place_roots(motions, camera, fps, motion.smooth)
+    tracks3d = []
+    for k, t in enumerate(pose2d.tracks):
+        m, motions[k] = motions[k], None  # type: ignore[call-overload]  # its relative joints go with it
+        world = ground.to_world(m.relative + roots[k][:, None, :])
+        tracks3d.append(Track3D(t.track_id, t.start, t.state.copy(), roots[k], world, m.scores, m.keypoints, ground))
+        del m
     info = {
         "name": lifter_name,
         "family": model.family,
@@ -115,4 +119,4 @@ def lift_people(
     }
     smoothing = {"keypoints_2d": motion.smooth.describe(fps), "root": motion.smooth.describe(fps),
                  "joints_3d": motion.smooth_3d.describe(fps)}  # fmt: skip
-    return Pose3DResult(video, tracks3d, info, camera, placed.ground, smoothing)
+    return Pose3DResult(video, tracks3d, info, camera, ground, smoothing)

@@ -57,7 +57,7 @@ COLUMNS: dict[str, tuple[tuple[int, ...], Any]] = {
     "keypoints_2d": ((NUM_JOINTS, 2), np.float32),
 }
 #: The columns a :class:`Track3D` holds (the others are computed from them).
-STORED = ("state", "camera", "root", "world", "scores", "keypoints_2d")
+STORED = ("state", "root", "world", "scores", "keypoints_2d")
 
 
 @dataclass
@@ -69,8 +69,6 @@ class Track3D(TrackSpan):
         track_id: the 2D track's id (:meth:`demo.pose2d.result.Pose2DResult.track`).
         start, state: the span and its ``(n,)`` uint8 frame states (0 absent, 1 detected,
             2 filled), as in the 2D track.
-        camera: ``(n, 17, 3)`` float32 root-relative camera space (x right, y down, z
-            forward), metres, pelvis at 0; NaN where absent.
         root: ``(n, 3)`` float32 the pelvis position in camera space, metres; NaN where absent.
         world: ``(n, 17, 3)`` float32 world space: metres, Y up, floor at y = 0, x along
             the camera's right, z toward the camera; NaN where absent.
@@ -78,18 +76,35 @@ class Track3D(TrackSpan):
             (``Track2D.h36m_scores``); NaN where absent.
         keypoints_2d: ``(n, 17, 2)`` float32 the 2D Human3.6M keypoints that were lifted
             (after smoothing), pixels; NaN where absent.
+        ground: the clip's floor and world frame; with it the camera-space joints are
+            computed from ``world`` (:attr:`camera_joints`, :attr:`camera`) instead of
+            being stored twice (memory: an hour of street video is ~1.4 M rows).
     """
 
-    camera: np.ndarray
     root: np.ndarray
     world: np.ndarray
     scores: np.ndarray
     keypoints_2d: np.ndarray
+    ground: GroundFrame
 
     @property
     def camera_joints(self) -> np.ndarray:
-        """``(n, 17, 3)`` camera space with the root translation: ``camera + root``."""
-        return self.camera + self.root[:, None, :]
+        """``(n, 17, 3)`` float32 camera space (x right, y down, z forward), metres."""
+        return self.ground.to_camera(self.world)
+
+    @property
+    def camera(self) -> np.ndarray:
+        """``(n, 17, 3)`` float32 root-relative camera space, metres, pelvis at 0 (the
+        lifter's output after ``--smooth-3d``, to float32 rounding); NaN where absent."""
+        relative = self.camera_joints - self.root[:, None, :]
+        relative[:, 0] = np.where(np.isfinite(relative[:, 0]), 0.0, np.nan)  # the root joint, exactly
+        return relative
+
+    def camera_at(self, row: int) -> np.ndarray:
+        """``(17, 3)`` :attr:`camera` of one row (what the slots layout draws per frame)."""
+        relative = self.ground.to_camera(self.world[row]) - self.root[row]
+        relative[0] = np.where(np.isfinite(relative[0]), 0.0, np.nan)
+        return relative
 
     @property
     def valid(self) -> np.ndarray:
@@ -189,7 +204,7 @@ class Pose3DResult:
         g, c = header["ground"], header["camera"]
         ground = GroundFrame(rotation, origin, float(g["camera_height_m"]), g["method"], float(g["inliers"]))
         camera = PinholeCamera(float(c["focal_px"]), int(c["width"]), int(c["height"]))
-        tracks = [Track3D(tid, start, **{k: np.array(v) for k, v in cols.items()}) for tid, start, cols in rows]
+        tracks = [Track3D(tid, start, **{k: np.array(v) for k, v in cols.items()}, ground=ground) for tid, start, cols in rows]
         return cls(VideoMeta.from_json(header["video"]), tracks, header["lifter"], camera, ground, header["smoothing"])
 
 

@@ -60,7 +60,7 @@ def people_by_frame(pose3d: Pose3DResult, pose2d: Pose2DResult | None, config_2d
             if tr.state[i] == FrameState.ABSENT:
                 continue
             kp2d = raw[tr.track_id].h36m[t - raw[tr.track_id].start] if raw else tr.keypoints_2d[i]
-            kp3d = tr.world[i] if layout == "world" else world_for_display(tr.camera[i][None])[0]
+            kp3d = tr.world[i] if layout == "world" else world_for_display(tr.camera_at(i)[None])[0]
             people.append(PersonPose(track_id=tr.track_id, keypoints_2d=kp2d, keypoints_3d=kp3d,
                                      scores_2d=tr.scores[i], filled=bool(tr.state[i] == FrameState.FILLED)))  # fmt: skip
         people.sort(key=lambda p: p.track_id)
