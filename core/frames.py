@@ -4,8 +4,10 @@ miss inside the track, interpolated) or ABSENT (outside the track's lifetime, or
 longer miss); and the span of frames a track covers (:class:`TrackSpan`)."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import IntEnum
+from typing import TypeVar
 
 import numpy as np
 
@@ -68,3 +70,18 @@ class TrackSpan:
         out = np.full((num_frames, *values.shape[1:]), fill, values.dtype)
         out[self.start : self.stop] = values[: max(0, num_frames - self.start)]
         return out
+
+
+Span = TypeVar("Span", bound=TrackSpan)
+
+
+def find_track(tracks: Sequence[Span], track_id: int) -> Span:
+    """The track with ``track_id`` (results join 2D and 3D tracks by id, never by position).
+
+    Raises:
+        KeyError: naming the ids there are.
+    """
+    for t in tracks:
+        if t.track_id == track_id:
+            return t
+    raise KeyError(f"no track {track_id}; tracks: {[t.track_id for t in tracks]}")

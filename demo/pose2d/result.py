@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from core.files import atomic_output, file_fingerprint
-from core.frames import FrameState, TrackSpan
+from core.frames import FrameState, TrackSpan, find_track
 from core.gaps import interpolate_gaps
 from core.npz import NpzWriter, read_track_rows, write_track_rows
 
@@ -109,10 +109,7 @@ class Pose2DResult:
 
     def track(self, track_id: int) -> Track2D:
         """The track with this id."""
-        for t in self.tracks:
-            if t.track_id == track_id:
-                return t
-        raise KeyError(f"no track {track_id}; tracks: {[t.track_id for t in self.tracks]}")
+        return find_track(self.tracks, track_id)
 
     def save(self, out_dir: str | Path) -> list[Path]:
         """Write ``pose2d.npz``, the seeds' ``input_2D/keypoints.npz`` and, last,

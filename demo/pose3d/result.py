@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from core.files import atomic_output
-from core.frames import FrameState, TrackSpan
+from core.frames import FrameState, TrackSpan, find_track
 from core.joints import H36M_JOINTS
 from core.npz import NpzWriter, read_track_rows, write_track_rows
 
@@ -142,10 +142,7 @@ class Pose3DResult:
 
     def track(self, track_id: int) -> Track3D:
         """The track with this id."""
-        for t in self.tracks:
-            if t.track_id == track_id:
-                return t
-        raise KeyError(f"no track {track_id}; tracks: {[t.track_id for t in self.tracks]}")
+        return find_track(self.tracks, track_id)
 
     def dense(self, track_id: int, name: str = "world") -> np.ndarray:
         """One track's array over the whole video: ``(T, ...)`` with NaN outside its span
