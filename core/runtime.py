@@ -73,12 +73,16 @@ class Runtime:
         precision: ``fp32``, ``bf16`` or ``fp16`` for the models that accept reduced
             precision (see :func:`resolve_precision`).
         requested: what the user asked for (``auto`` lets :data:`FP32_UNDER_AUTO` apply).
+        backend: where the models' arithmetic runs: ``torch``, ``openvino`` or
+            ``onnxruntime`` (resolved from ``--backend``, see :mod:`core.backends.choice`).
+            OpenVINO and ONNX Runtime run fp32 on the CPU; ``precision`` is PyTorch's.
     """
 
     device: torch.device
     threads: int
     precision: str
     requested: str = "auto"
+    backend: str = "torch"
 
     def precision_for(self, model: str) -> str:
         """The precision ``model`` (``detector``, ``pose2d``, ``lifter``) runs in."""
@@ -125,8 +129,19 @@ def resolve_precision(choice: str, device: torch.device) -> str:
     return choice
 
 
-def configure_runtime(device: str = "auto", threads: int | None = None, precision: str = "auto") -> Runtime:
-    """Decide device, threads and precision for this process, once, at start.
+#: Where ``--backend`` takes its default from when it is not given (``auto`` otherwise).
+BACKEND_ENV = "POSE3D_BACKEND"
+
+
+def default_backend() -> str:
+    """``$POSE3D_BACKEND`` or ``auto``."""
+    return os.environ.get(BACKEND_ENV, "").strip() or "auto"
+
+
+def configure_runtime(
+    device: str = "auto", threads: int | None = None, precision: str = "auto", backend: str | None = None
+) -> Runtime:
+    """Decide device, threads, precision and backend for this process, once, at start.
 
     Sets the environment Ultralytics reads (before it is imported), torch's thread count
     and, on CUDA, cuDNN autotuning (the pipeline's input shapes repeat).
@@ -135,13 +150,18 @@ def configure_runtime(device: str = "auto", threads: int | None = None, precisio
         device: ``auto``, ``cpu`` or ``cuda[:N]``.
         threads: torch threads; ``None``: every core the process may use (:func:`available_cores`).
         precision: ``auto``, ``fp32``, ``bf16`` or ``fp16``.
+        backend: ``auto``, ``torch``, ``openvino`` or ``onnxruntime``; ``None``:
+            :func:`default_backend`.
     """
+    from .backends import resolve_backend
+
     for name, value in _ULTRALYTICS_ENV.items():
         os.environ.setdefault(name, value)
     if threads is not None and threads < 1:
         raise UserError(f"--threads must be at least 1, got {threads}")
     torch_device = pick_device(device)
-    runtime = Runtime(torch_device, threads or available_cores(), resolve_precision(precision, torch_device), precision)
+    runtime = Runtime(torch_device, threads or available_cores(), resolve_precision(precision, torch_device), precision,
+                      resolve_backend(backend or default_backend(), torch_device))  # fmt: skip
     runtime.assert_threads()
     if torch_device.type == "cuda":
         torch.backends.cudnn.benchmark = True

@@ -35,7 +35,7 @@ from core.gaps import interpolate_gaps, present_runs
 from core.joints import H36M_FLIP_PERMUTATION, H36M_JOINTS, H36M_ROOT
 from core.runtime import cpu_has_native_bf16
 
-from .poseformerv2 import PoseFormerV2
+from .engines import LifterCalls
 from .registry import LifterModel
 
 log = logging.getLogger(__name__)
@@ -265,8 +265,8 @@ class _Runner:
     segment; each window stays inside its own segment.
     """
 
-    def __init__(self, model: LifterModel, options: LiftOptions, poses: torch.Tensor) -> None:
-        self.model, self.options, self.poses = model, options, poses
+    def __init__(self, model: LifterModel, options: LiftOptions, poses: torch.Tensor, calls: LifterCalls) -> None:
+        self.model, self.options, self.poses, self.calls = model, options, poses, calls
         self.autocast = torch.autocast(
             device_type=poses.device.type, dtype=_DTYPES.get(options.precision), enabled=options.precision != "fp32"
         )
@@ -287,7 +287,7 @@ class _Runner:
         kept = index[:, self.model.kept]  # (n, frames_kept)
         first = int(kept.min())
         span = int(kept.max()) + 1 - first
-        features = self.model.embed_frames(self._with_flip(self.poses[first : first + span]))
+        features = self.calls.embed(self._with_flip(self.poses[first : first + span]))
         rows = kept - first
         if self.options.flip:
             rows = torch.cat((rows, rows + span))
@@ -297,16 +297,16 @@ class _Runner:
         """``(n, F)`` window frame indices -> ``(n, 17, 3)`` centre-frame predictions, root at 0."""
         with self.autocast:
             batch = self._with_flip(self.poses[index])
-            if isinstance(self.model, PoseFormerV2):
-                out = self.model.forward_centre(batch, spatial=self._shared_spatial(index))
+            if self.calls.shares_spatial:
+                out = self.calls.centre_shared(batch, self._shared_spatial(index))
             else:
-                out = self.model.forward_centre(batch)
+                out = self.calls.centre(batch)
         return self._merge_flip(out, index.shape[0])
 
     def all_frames(self, index: torch.Tensor) -> torch.Tensor:
         """``(n, F)`` window frame indices -> ``(n, F, 17, 3)`` seq2seq predictions, root at 0."""
         with self.autocast:
-            out = self.model(self._with_flip(self.poses[index]))
+            out = self.calls.all_frames(self._with_flip(self.poses[index]))
         return self._merge_flip(out, index.shape[0])
 
 
@@ -317,6 +317,8 @@ def lift_tracks(
     height: int,
     model: LifterModel,
     options: LiftOptions | None = None,
+    *,
+    calls: LifterCalls | None = None,
 ) -> list[Lift3DResult]:
     """Lift people's 2D tracks to camera-space 3D, one output row per input frame.
 
@@ -332,6 +334,8 @@ def lift_tracks(
         width, height: frame size in pixels (the normalisation depends on it).
         model: a lifter from :func:`lifter.checkpoints.load_lifter` (on any device).
         options: protocol, batching and precision, see :class:`LiftOptions`.
+        calls: the model's entry points on an execution backend
+            (:class:`lifter.engines.LifterCalls`); default PyTorch eager.
 
     Returns:
         One :class:`Lift3DResult` per track, in order; ``camera`` is NaN in absent frames.
@@ -344,7 +348,7 @@ def lift_tracks(
     _check_options(model, options)
     clips = _Clips(tracks, width, height)
     device = _model_device(model)
-    runner = _Runner(model, options, torch.from_numpy(clips.poses).to(device))
+    runner = _Runner(model, options, torch.from_numpy(clips.poses).to(device), calls or LifterCalls(model))
     # Each frame's segment bounds in the concatenation: windows are edge-padded at them.
     bounds = torch.zeros(len(clips.poses), 2, dtype=torch.long)
     for s in clips.segments:

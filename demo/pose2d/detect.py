@@ -9,6 +9,10 @@ id (``person`` by default; ``Normal,Fall`` for a fall detector), and a model yam
 
 Ultralytics resets torch's thread count inside ``predict``; the detector hands it back to
 the run's :class:`core.runtime.Runtime` after every call.
+
+On the OpenVINO and ONNX Runtime backends the detector is Ultralytics' own export of the
+same weights, at the letterbox shape of the clip (:mod:`demo.pose2d.detector_export`),
+run one frame per call.
 """
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -23,6 +28,8 @@ from core.errors import CheckpointError, UserError, brief
 from core.runtime import Runtime
 from core.weights import resolve_weights
 
+from ..cache import weights_identity
+from .detector_export import ExportedDetector, export_detector, letterbox_shape
 from .registry import DEFAULT_DETECTOR, detector_entries
 
 log = logging.getLogger(__name__)
@@ -161,11 +168,43 @@ class PersonDetector:
         self.batch_size = config.batch_size or (16 if self.device.type == "cuda" else 1)
         if self.batch_size < 1:
             raise UserError(f"detector batch size must be at least 1, got {self.batch_size}")
+        # Frame (h, w) -> the export for it (None: that export failed, PyTorch runs it).
+        self._exports: dict[tuple[int, int], ExportedDetector | None] = {}
+
+    @property
+    def backend(self) -> str:
+        """Where the network runs: the run's backend, or ``torch`` before / without an export."""
+        done = [e for e in self._exports.values() if e is not None]
+        if self.runtime.backend == "torch" or (self._exports and not done):
+            return "torch"
+        return self.runtime.backend
+
+    def _export_for(self, frame: np.ndarray) -> ExportedDetector | None:
+        size = frame.shape[:2]
+        if size not in self._exports:
+            shape = letterbox_shape(size[0], size[1], self.config.imgsz, int(max(self.model.stride)))
+            self._exports[size] = export_detector(self.weights, weights_identity(self.weights),
+                                                  self.runtime.backend, shape, self.runtime)  # fmt: skip
+        return self._exports[size]
+
+    def _predict_exported(self, exported: ExportedDetector, frame: np.ndarray) -> Any:
+        c = self.config
+        try:
+            (result,) = exported.yolo.predict(frame, classes=self.classes, conf=c.conf, imgsz=exported.shape,
+                                              max_det=c.max_det, device="cpu", verbose=False)  # fmt: skip
+        finally:
+            self.runtime.assert_threads()
+        return result
 
     def __call__(self, frames: Sequence[np.ndarray]) -> list[Detections]:
         """People in each of ``frames`` (``(H, W, 3)`` uint8 BGR), one :class:`Detections` per frame."""
         out: list[Detections] = []
         c = self.config
+        if self.runtime.backend != "torch" and len(frames) and (exported := self._export_for(frames[0])) is not None:
+            results = [self._predict_exported(exported, f) if f.shape[:2] == frames[0].shape[:2] else None
+                       for f in frames]  # fmt: skip
+            if all(r is not None for r in results):
+                return [self._detections(r) for r in results]
         # fp16 is Ultralytics' own half mode; bf16 has no such switch, so autocast it.
         bf16 = self.runtime.autocast() if self.precision == "bf16" else contextlib.nullcontext()
         for first in range(0, len(frames), self.batch_size):
@@ -183,10 +222,12 @@ class PersonDetector:
                     )
             finally:
                 self.runtime.assert_threads()
-            for r in results:
-                boxes = r.boxes
-                if boxes is None or len(boxes) == 0:
-                    out.append(Detections.empty())
-                else:
-                    out.append(Detections(boxes.xyxy.float().cpu().numpy(), boxes.conf.float().cpu().numpy()))
+            out.extend(self._detections(r) for r in results)
         return out
+
+    @staticmethod
+    def _detections(result: Any) -> Detections:
+        boxes = result.boxes
+        if boxes is None or len(boxes) == 0:
+            return Detections.empty()
+        return Detections(boxes.xyxy.float().cpu().numpy(), boxes.conf.float().cpu().numpy())

@@ -379,6 +379,7 @@ def load_hrnet(
     *,
     device: str | torch.device = "cpu",
     input_size: tuple[int, int] | None = None,
+    checkpoint: Any = None,
 ) -> tuple[HRNet, HRNetConfig]:
     """A ready HRNet (eval mode, on ``device``) and its config from a checkpoint file.
 
@@ -388,11 +389,12 @@ def load_hrnet(
         device: where the model will run.
         input_size: crop size ``(w, h)`` in pixels; by default that of the official
             variant with the checkpoint's width (W32 192x256, W48 288x384).
+        checkpoint: the file's content when the caller has already read it.
 
     Raises:
         CheckpointError: missing, unreadable, unsafe, foreign (e.g. a lifter) or mis-shaped file.
     """
-    sd, layout = hrnet_state_dict(read_checkpoint(path), path)
+    sd, layout = hrnet_state_dict(read_checkpoint(path) if checkpoint is None else checkpoint, path)
     config = infer_hrnet_config(sd, path, input_size)
     # Built on the meta device and given the file's tensors: no time spent on a random
     # initialisation that would be overwritten (0.7 s for W48 on a CPU).

@@ -1,7 +1,7 @@
 """The 2D stage's named weights (from ``checkpoints/manifest.json``): top-down keypoint
-models and person detectors. A name or a path becomes a file with
-:func:`core.weights.resolve_weights`; which model family a file is decides its loader
-(:func:`demo.pose2d.hrnet.load_hrnet`)."""
+models (HRNet; RTMPose, the 16 MMPose releases, Body8-trained by default) and person
+detectors. A name or a path becomes a file with :func:`core.weights.resolve_weights`;
+which model family a file is decides its loader (:func:`demo.pose2d.models.load_pose2d`)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -15,19 +15,26 @@ DEFAULT_DETECTOR = "yolo26l.pt"
 
 @dataclass(frozen=True, kw_only=True)
 class Pose2DEntry(WeightsFile):
-    """A top-down HRNet checkpoint.
+    """A top-down 2D keypoint checkpoint (HRNet or RTMPose).
 
     Attributes:
-        arch: ``hrnet-w32`` or ``hrnet-w48``.
+        arch: ``hrnet-w32``, ``hrnet-w48``, ``rtmpose-t``/``-s``/``-m``/``-l``.
         input_size: crop ``(width, height)`` in pixels it was trained with.
         coco_ap: COCO val keypoint AP reported by the publisher (not measured here).
         note: one line for ``--help`` and the README.
+        config: the MMPose config the checkpoint was released with (RTMPose).
     """
 
     arch: str
     input_size: tuple[int, int]
     coco_ap: float | None
     note: str = ""
+    config: str | None = None
+
+    @property
+    def family(self) -> str:
+        """``hrnet`` or ``rtmpose``."""
+        return "rtmpose" if self.arch.startswith("rtmpose") else "hrnet"
 
 
 @dataclass(frozen=True, kw_only=True)

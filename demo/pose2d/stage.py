@@ -32,7 +32,8 @@ from ..cache import ClipKey, pose2d_key, read_saved_key, stale_reason, weights_i
 from ..io.timing import StageTimes
 from ..io.video import VideoInfo, VideoMeta
 from .detect import DetectorConfig, PersonDetector, resolve_detector_weights
-from .hrnet import load_hrnet
+from .models import load_pose2d
+from .rtmpose import RTMPoseConfig
 from .keypoint_pass import track_keypoints
 from .registry import DEFAULT_POSE2D, pose2d_entries
 from .result import RESULT_JSON, RESULT_NPZ, Pose2DResult
@@ -61,6 +62,9 @@ class Pose2DConfig:
         pose_batch_size: crops per HRNet forward pass (bounds memory); ``None``: 4 on the
             CPU, 64 on CUDA (see :class:`demo.pose2d.topdown.TopDownEstimator`).
         chunk_frames: decoded frames whose crops are gathered before running HRNet.
+        flip_test: RTMPose only: also run each crop mirrored and average (MMPose's
+            default; doubles the 2D cost). ``None``: off, the measured default (README,
+            "2D models").
     """
 
     detector: DetectorConfig = field(default_factory=DetectorConfig)
@@ -70,6 +74,7 @@ class Pose2DConfig:
     pose_normalization: str = "seed"
     pose_batch_size: int | None = None
     chunk_frames: int = 32
+    flip_test: bool | None = None
 
     def settings(self) -> dict[str, Any]:
         """What decides the 2D result (batch sizes do not; model files count by content)."""
@@ -79,6 +84,7 @@ class Pose2DConfig:
             "tracker": asdict(self.tracker),
             "pose_input_size": self.pose_input_size,
             "pose_normalization": self.pose_normalization,
+            "flip_test": bool(self.flip_test),
         }, default=str))  # fmt: skip
 
 
@@ -112,14 +118,20 @@ class Pose2DStage:
     @property
     def topdown(self) -> TopDownEstimator:
         if self._topdown is None:
-            model, hrnet_config = load_hrnet(self.pose_path, device=self.runtime.device, input_size=self.pose_input_size)
+            model, model_config = load_pose2d(self.pose_path, device=self.runtime.device, input_size=self.pose_input_size)
+            if self.config.flip_test and not isinstance(model_config, RTMPoseConfig):
+                raise UserError(f"--flip-test is implemented for RTMPose models, not for {model_config.name}")
             self._topdown = TopDownEstimator(
                 model,
-                hrnet_config,
+                model_config,
                 self.runtime.device,
                 batch_size=self.config.pose_batch_size,
                 precision=self.runtime.precision_for("pose2d"),
                 normalization=NORMALIZATIONS[self.config.pose_normalization],
+                backend=self.runtime.backend,
+                threads=self.runtime.threads,
+                weights=weights_identity(self.pose_path),
+                flip_test=self.config.flip_test,
             )
         return self._topdown
 
@@ -134,7 +146,8 @@ class Pose2DStage:
     def settings(self) -> dict[str, Any]:
         """Settings that decide the result, precision included (it changes the numbers)."""
         return dict(self.config.settings(), precision={
-            "detector": self.runtime.precision_for("detector"), "pose2d": self.runtime.precision_for("pose2d")})
+            "detector": self.runtime.precision_for("detector"), "pose2d": self.runtime.precision_for("pose2d")},
+            backend=self.runtime.backend)  # results from different backends are different results
 
     def key(self, video: Path) -> ClipKey:
         """The 2D result's cache key for ``video`` (built by :func:`demo.cache.pose2d_key`)."""
@@ -174,8 +187,9 @@ class Pose2DStage:
         if info.num_frames and num_frames != info.num_frames:
             log.warning("%s: decoded %d frames, the container declares %d", video, num_frames, info.num_frames)
         meta = VideoMeta(str(video), key.video, info.width, info.height, info.fps, num_frames, info.rotation)
-        models = {"detector": {"model": Path(self.detector_path).name},
-                  "pose2d": {"model": self.pose_path.name, "input_size": list(self.pose_input_size or [])}}  # fmt: skip
+        models = {"detector": {"model": Path(self.detector_path).name, "backend": self.detector.backend},
+                  "pose2d": {"model": self.pose_path.name, "name": self.topdown.config.name,
+                             "input_size": list(self.topdown.config.input_size), "backend": self.topdown.backend}}  # fmt: skip
         if not logs:
             log.warning("no person found in %s (%d frames): the 2D result is empty", video, num_frames)
             tracks = []

@@ -1,4 +1,10 @@
-"""Top-down 2D keypoints: person boxes -> HRNet crops -> COCO-17 keypoints in image pixels.
+"""Top-down 2D keypoints: person boxes -> crops -> COCO-17 keypoints in image pixels, for
+both 2D families: :class:`TopDownEstimator` batches the crops of many frames through one
+network on any backend; a codec holds each family's conventions (:class:`HeatmapCodec`
+for HRNet, below; :class:`SimCCCodec` for RTMPose, whose geometry and decoding are
+MMPose's, :mod:`demo.pose2d.simcc`).
+
+HRNet's conventions:
 
 The geometry and decoding reproduce the seeds' demos (MHFormer / STCFormer / PoseFormerV2
 ``demo/lib/hrnet``), which follow the official HRNet test code:
@@ -33,15 +39,20 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Union
 
 import cv2
 import numpy as np
 import torch
+from torch import nn
 
+from core.backends import Engine, ExportSpec, compile_module
+from core.backends.engines import UNREPEATABLE
 from core.errors import UserError
 
+from . import simcc
 from .hrnet import HRNet, HRNetConfig
+from .rtmpose import RTMPose, RTMPoseConfig
 
 PIXEL_STD = 200.0
 BOX_PADDING = 1.25
@@ -210,6 +221,96 @@ def decode_heatmaps(
     return keypoints, scores.astype(np.float32)
 
 
+# --- the two families' conventions -------------------------------------------------------
+
+
+class NormalisedInput(nn.Module):
+    """``(B, h, w, 3)`` uint8 crops -> the keypoint network's outputs.
+
+    The normalisation is part of the module, so every backend converts it with the
+    network and takes the crops' bytes (a quarter of float32's). Operation order is the
+    PyTorch path's: float, ``/ divisor`` (skipped when 1), channel reversal, ``(x - mean) / std``.
+    """
+
+    def __init__(
+        self,
+        net: nn.Module,
+        mean: tuple[float, ...],
+        std: tuple[float, ...],
+        *,
+        divisor: float,
+        reverse_channels: bool,
+        channels_last: bool = False,
+    ) -> None:
+        super().__init__()
+        self.net = net
+        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1), persistent=False)
+        self.divisor, self.reverse_channels, self.channels_last = divisor, reverse_channels, channels_last
+
+    def forward(self, crops: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, ...]:
+        x = crops.permute(0, 3, 1, 2).float()
+        if self.divisor != 1:
+            x = x / self.divisor
+        if self.reverse_channels:
+            x = x.flip(1)
+        x = (x - self.mean) / self.std
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return self.net(x)
+
+
+class HeatmapCodec:
+    """HRNet: the seeds' crop geometry and heatmap decoding (see the module docstring)."""
+
+    family = "hrnet"
+    outputs = 1
+    flip_supported = False
+
+    def __init__(self, config: HRNetConfig, padding: float = BOX_PADDING) -> None:
+        self.input_size, self.num_joints, self.padding = config.input_size, config.num_joints, padding
+
+    def regions(self, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return box_to_center_scale(boxes, self.input_size, padding=self.padding)
+
+    def crop(self, frame: np.ndarray, center: np.ndarray, scale: np.ndarray) -> np.ndarray:
+        return crop_person(frame, center, scale, self.input_size)
+
+    def decode(self, outputs: tuple[np.ndarray, ...], centers: np.ndarray, scales: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return decode_heatmaps(outputs[0], centers, scales)
+
+
+class SimCCCodec:
+    """RTMPose: MMPose's crop geometry, SimCC decoding and flip test (:mod:`demo.pose2d.simcc`)."""
+
+    family = "rtmpose"
+    outputs = 2
+    flip_supported = True
+
+    def __init__(self, config: RTMPoseConfig) -> None:
+        self.input_size, self.num_joints, self.split_ratio = config.input_size, config.num_joints, config.split_ratio
+
+    def regions(self, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return simcc.bbox_center_scale(check_boxes(boxes), self.input_size)
+
+    def crop(self, frame: np.ndarray, center: np.ndarray, scale: np.ndarray) -> np.ndarray:
+        return simcc.crop(frame, center, scale, self.input_size)
+
+    def merge_flip(self, outputs: tuple[np.ndarray, ...], n: int) -> tuple[np.ndarray, ...]:
+        """The logits of ``n`` crops followed by their mirror images -> the flip-test average."""
+        sx, sy = outputs
+        fx, fy = simcc.flip_back_simcc(sx[n:], sy[n:])
+        return (sx[:n] + fx) * np.float32(0.5), (sy[:n] + fy) * np.float32(0.5)
+
+    def decode(self, outputs: tuple[np.ndarray, ...], centers: np.ndarray, scales: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        keypoints, scores = simcc.decode_simcc(outputs[0], outputs[1], self.split_ratio)
+        return simcc.crop_to_image(keypoints, centers, scales, self.input_size), scores
+
+
+KeypointModel = Union[HRNet, RTMPose]
+KeypointConfig = Union[HRNetConfig, RTMPoseConfig]
+
+
 # --- batched estimation ---------------------------------------------------------------------
 
 
@@ -227,24 +328,32 @@ class TopDownEstimator:
     """COCO-17 keypoints of boxed people in many frames, crops batched across frames.
 
     Args:
-        model: an HRNet (moved to ``device`` and put in eval mode here).
-        config: its config; ``config.input_size`` is the crop size.
-        device: where the network runs.
-        batch_size: crops per forward pass, from any number of frames; bounds memory.
+        model: an HRNet or an RTMPose (moved to ``device`` and put in eval mode here).
+        config: its config (:class:`HRNetConfig` or :class:`RTMPoseConfig`); its
+            ``input_size`` is the crop size and decides the family's conventions.
+        device: where the network runs (PyTorch backend).
+        batch_size: people per forward pass, from any number of frames; bounds memory
+            (with the flip test the pass holds twice as many crops).
             ``None``: 4 on the CPU (bigger batches only thrash its caches: HRNet-W48 ran at
             2.05 crops/s with 4, 1.8 with 32, ``bench/bench_pose2d.py``), 64 on CUDA.
         precision: ``fp32``, ``bf16`` (autocast, CPU or CUDA) or ``fp16`` (autocast, CUDA
-            only). Reduced precision also stores the network channels-last, the layout
-            the convolution kernels are fastest with.
-        normalization: input statistics; default the seeds' (see the module docstring).
+            only), PyTorch backend only. Reduced precision also stores the network
+            channels-last, the layout the convolution kernels are fastest with.
+        normalization: HRNet's input statistics; default the seeds' (see the module
+            docstring). RTMPose always uses MMPose's (:data:`demo.pose2d.simcc.RTMPOSE_MEAN`).
         channel_order: channel order of the frames given (``bgr`` as OpenCV reads them).
-        padding: box growth factor (1.25 as in the seeds).
+        padding: HRNet's box growth factor (1.25 as in the seeds; RTMPose's is MMPose's 1.25).
+        backend: ``torch``, ``openvino`` or ``onnxruntime`` (resolved; see :mod:`core.backends`).
+        threads: the threads the run owns (for OpenVINO / ONNX Runtime).
+        weights: sha256 of the weights file (the converted model's cache key).
+        flip_test: RTMPose only: also run the mirrored crops and average (MMPose's
+            default); ``None``: off (see the README's measurement).
     """
 
     def __init__(
         self,
-        model: HRNet,
-        config: HRNetConfig,
+        model: KeypointModel,
+        config: KeypointConfig,
         device: str | torch.device = "cpu",
         *,
         batch_size: int | None = None,
@@ -252,6 +361,10 @@ class TopDownEstimator:
         normalization: Normalization = SEED_NORMALIZATION,
         channel_order: ChannelOrder = "bgr",
         padding: float = BOX_PADDING,
+        backend: str = "torch",
+        threads: int = 1,
+        weights: str = UNREPEATABLE,
+        flip_test: bool | None = None,
     ) -> None:
         self.device = torch.device(device)
         if batch_size is None:
@@ -264,18 +377,38 @@ class TopDownEstimator:
             raise UserError(f"fp16 autocast needs a CUDA device, not {self.device}; use bf16 or fp32 on the CPU")
         if channel_order not in ("bgr", "rgb"):
             raise UserError(f"unknown channel order {channel_order!r}: use 'bgr' or 'rgb'")
-        self.model = model.to(self.device).eval()
-        if precision != "fp32":
-            self.model = self.model.to(memory_format=torch.channels_last)
+        self.codec: HeatmapCodec | SimCCCodec = (
+            SimCCCodec(config) if isinstance(config, RTMPoseConfig) else HeatmapCodec(config, padding)
+        )
+        self.flip_test = bool(flip_test)
+        if self.flip_test and not self.codec.flip_supported:
+            raise UserError(f"the flip test is implemented for RTMPose, not for {config.name}")
         self.config = config
         self.batch_size = batch_size
         self.precision = precision
         self.crop_seconds = 0.0  # spent cutting crops out of frames (the rest is the network)
         self.channel_order = channel_order
-        self.padding = padding
-        shape = (1, 3, 1, 1)
-        self._mean = torch.tensor(normalization.mean, dtype=torch.float32, device=self.device).view(shape)
-        self._std = torch.tensor(normalization.std, dtype=torch.float32, device=self.device).view(shape)
+        self.model = model.to(self.device).eval()
+        reduced = precision != "fp32" and backend == "torch"
+        if reduced:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        if self.codec.family == "rtmpose":  # MMPose's statistics on 0..255 RGB
+            mean, std, divisor = simcc.RTMPOSE_MEAN, simcc.RTMPOSE_STD, 1.0
+        else:
+            mean, std, divisor = normalization.mean, normalization.std, 255.0
+        self.network = NormalisedInput(self.model, mean, std, divisor=divisor,
+                                       reverse_channels=channel_order == "bgr", channels_last=reduced)  # fmt: skip
+        h, w = config.input_size[1], config.input_size[0]
+        spec = ExportSpec(f"{self.codec.family}-{w}x{h}", weights, (torch.zeros(2, h, w, 3, dtype=torch.uint8),),
+                          outputs=self.codec.outputs)  # fmt: skip
+        self.engine: Engine = compile_module(
+            self.network, spec, backend, threads=threads, device=self.device, precision=precision
+        )
+
+    @property
+    def backend(self) -> str:
+        """Where the network runs (``torch`` where a conversion fell back)."""
+        return self.engine.backend
 
     def estimate_frame(self, frame: np.ndarray, boxes: np.ndarray) -> Poses2D:
         """Keypoints of the people in ``boxes`` ``(n, 4)`` xyxy pixels of one ``(H, W, 3)`` uint8 frame."""
@@ -302,15 +435,13 @@ class TopDownEstimator:
             if frame_boxes is None:
                 raise UserError(f"boxes were given for {f} frames, but there are more frames")
             frame = self._check_frame(frame, f)
-            centers, scales = box_to_center_scale(
-                check_boxes(frame_boxes, f"boxes of frame {f}"), self.config.input_size, padding=self.padding
-            )
+            centers, scales = self.codec.regions(check_boxes(frame_boxes, f"boxes of frame {f}"))
             # Filled in when the batch holding each person's crop has run.
             keypoints.append(np.empty((len(centers), j, 2), np.float32))
             scores.append(np.empty((len(centers), j), np.float32))
             for p, (center, scale) in enumerate(zip(centers, scales)):
                 start = time.perf_counter()
-                pending.crops.append(crop_person(frame, center, scale, self.config.input_size))
+                pending.crops.append(self.codec.crop(frame, center, scale))
                 self.crop_seconds += time.perf_counter() - start
                 pending.centers.append(center)
                 pending.scales.append(scale)
@@ -333,38 +464,39 @@ class TopDownEstimator:
         """Run the waiting crops through the network once and file their results."""
         if not pending.crops:
             return
-        heatmaps = self.heatmaps(np.stack(pending.crops))
-        kpts, conf = decode_heatmaps(heatmaps, np.stack(pending.centers), np.stack(pending.scales))
+        outputs = self.outputs(np.stack(pending.crops))
+        kpts, conf = self.codec.decode(outputs, np.stack(pending.centers), np.stack(pending.scales))
         for (f, p), k, s in zip(pending.slots, kpts, conf):
             keypoints[f][p] = k
             scores[f][p] = s
         for items in (pending.crops, pending.centers, pending.scales, pending.slots):
             items.clear()
 
-    @torch.inference_mode()
+    def outputs(self, crops: np.ndarray) -> tuple[np.ndarray, ...]:
+        """``(B, h, w, 3)`` uint8 crops in ``channel_order`` -> the network's float32 outputs
+        (HRNet: ``(B, J, h/4, w/4)`` heatmaps; RTMPose: ``simcc_x (B, J, 2w)``,
+        ``simcc_y (B, J, 2h)``, flip-test averaged when it is on)."""
+        n = len(crops)
+        if self.flip_test:  # mirror images in the same pass (normalisation is per pixel)
+            crops = np.concatenate([crops, crops[:, :, ::-1]])
+        out = self.engine(np.ascontiguousarray(crops))
+        return self.codec.merge_flip(out, n) if self.flip_test else out
+
     def heatmaps(self, crops: np.ndarray) -> np.ndarray:
-        """``(B, h, w, 3)`` uint8 crops in ``channel_order`` -> ``(B, J, h/4, w/4)`` float32 heatmaps."""
-        # uint8 crosses to the device: a quarter of the bytes of float32.
-        x = torch.from_numpy(np.ascontiguousarray(crops))
-        if self.device.type == "cuda":
-            x = x.pin_memory().to(self.device, non_blocking=True)
-        x = x.permute(0, 3, 1, 2).float().div_(255.0)
-        if self.channel_order == "bgr":
-            x = x.flip(1)
-        x = (x - self._mean) / self._std
-        dtype = _AUTOCAST[self.precision]
-        if dtype is not None:
-            x = x.contiguous(memory_format=torch.channels_last)
-        with torch.autocast(device_type=self.device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
-            out = self.model(x)
-        return out.float().cpu().numpy()
+        """HRNet: ``(B, h, w, 3)`` uint8 crops -> ``(B, J, h/4, w/4)`` float32 heatmaps."""
+        return self.outputs(crops)[0]
 
 
 __all__ = [
     "IMAGENET_NORMALIZATION",
     "SEED_NORMALIZATION",
+    "HeatmapCodec",
+    "KeypointConfig",
+    "KeypointModel",
     "Normalization",
+    "NormalisedInput",
     "Poses2D",
+    "SimCCCodec",
     "TopDownEstimator",
     "box_to_center_scale",
     "check_boxes",
