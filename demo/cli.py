@@ -19,7 +19,8 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 
 from core.console import report_errors, setup_logging
 from core.errors import UserError
-from core.runtime import PRECISIONS, configure_runtime
+from core.backends import BACKENDS
+from core.runtime import PRECISIONS, configure_runtime, pick_device
 from lifter.options import add_lift_arguments, lift_options_from_args
 
 from .batch import clip_output_dirs, find_videos, run_clips, summary_table, video_output_dir, write_gallery
@@ -30,12 +31,12 @@ from .export.formats import parse_exports
 from .io.timing import StageTimes
 from .motion.camera import DEFAULT_FOV_DEG, FOV_SIDES, check_camera_options
 from .motion.smoothing import DEFAULT_PRESET, parse_smoothing
-from .options import DEFAULT_LIFTER, MotionOptions, PipelineOptions, VideoOutputs
+from .options import MotionOptions, PipelineOptions, VideoOutputs
 from .pipeline import Pipeline
-from .pose2d.detect import DEFAULT_DETECTOR, DetectorConfig
-from .pose2d.registry import DEFAULT_POSE2D
+from .pose2d.detect import DetectorConfig
 from .pose2d.stage import Pose2DConfig
 from .pose2d.track import TrackerConfig
+from .presets import PRESET_NAMES, PRESETS, resolve_preset
 from .render import LAYOUTS, RenderConfig
 from .render.gif import GifOptions
 from .render.style import KEYPOINTS_2D
@@ -43,7 +44,10 @@ from .weights import all_entries, ensure_downloaded
 
 log = logging.getLogger("vis")
 
-DEFAULT_DOWNLOADS = (DEFAULT_LIFTER, DEFAULT_POSE2D, DEFAULT_DETECTOR)
+def default_downloads() -> tuple[str, ...]:
+    """What ``vis.py download`` fetches without names: the models of ``--preset auto`` here."""
+    preset, _ = resolve_preset("auto", pick_device("auto").type == "cuda")
+    return preset.lifter, preset.pose2d, preset.detector
 
 
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -97,14 +101,22 @@ def build_parser() -> Parser:
     g.add_argument("--overwrite", action="store_true", help="redo clips already done, 2D included")
 
     g = p.add_argument_group("models")
-    g.add_argument("--lifter", default=DEFAULT_LIFTER, help="lifter name (see 'vis.py list')")
+    g.add_argument("--preset", default="auto", metavar="|".join(PRESET_NAMES),
+                   help="a detector, 2D model, lifter and lifting mode together: "
+                        + "; ".join(f"{p.name}: {p.summary}" for p in PRESETS.values())
+                        + "; auto: quality on a CUDA GPU, fast on a CPU. --detector, --pose2d, --lifter and "
+                        "--lift-mode each replace their part")  # fmt: skip
+    g.add_argument("--lifter", help="lifter name (see 'vis.py list'; default: the preset's)")
     g.add_argument("--checkpoint", type=Path, help="a lifter checkpoint file (instead of --lifter)")
     g.add_argument("--frames", type=int, help="window length of a --checkpoint the registry does not know")
-    g.add_argument("--detector", default=DEFAULT_DETECTOR, help="YOLO weights name or .pt/.yaml path")
+    g.add_argument("--detector", help="YOLO weights name or .pt/.yaml path (default: the preset's)")
     g.add_argument("--person-classes", default="person", metavar="NAMES|IDS",
                    help="comma-separated detector classes that are people, by name or id "
                    "(e.g. Normal,Fall for a fall detector)")  # fmt: skip
-    g.add_argument("--pose2d", default=DEFAULT_POSE2D, help="HRNet name or checkpoint path")
+    g.add_argument("--pose2d", help="2D model name (HRNet or RTMPose, see 'vis.py list') or a checkpoint of either "
+                   "family (default: the preset's)")
+    g.add_argument("--flip-test", action="store_true",
+                   help="RTMPose: also run each crop mirrored and average, as MMPose does (twice the 2D time)")
     g.add_argument("--pose2d-size", type=int, nargs=2, metavar=("W", "H"),
                    help="crop size of a --pose2d file whose width has no official size")  # fmt: skip
     g.add_argument("--pose2d-norm", choices=("seed", "imagenet"), default="seed",
@@ -116,6 +128,9 @@ def build_parser() -> Parser:
     g.add_argument("--device", default="auto", help="auto, cpu or cuda")
     g.add_argument("--threads", type=int, help="CPU threads for the models (default: every core this process may use, "
                    "or OMP_NUM_THREADS when set)")  # fmt: skip
+    g.add_argument("--backend", choices=BACKENDS, default=None,
+                   help="where the models run: auto (OpenVINO on x86 CPUs, PyTorch on CUDA), torch, openvino, "
+                        "onnxruntime (default: $POSE3D_BACKEND or auto)")  # fmt: skip
     g.add_argument("--precision", choices=PRECISIONS, default="auto",
                    help="every model's precision; auto: fp16 on CUDA, bf16 on CPUs with native bf16, else fp32")  # fmt: skip
     g.add_argument("--max-people", type=int, help="keep the N longest tracks (1 joins a single person's pieces)")
@@ -128,7 +143,7 @@ def build_parser() -> Parser:
     g.add_argument("--draw-2d", choices=KEYPOINTS_2D, default="lifted",
                    help="left panel: the 2D keypoints the lifter saw (lifted, after --smooth) or the 2D model's "
                    "own output (raw)")  # fmt: skip
-    add_lift_arguments(g)
+    add_lift_arguments(g, mode_default=None)
 
     g = p.add_argument_group("motion and exports")
     cam = g.add_mutually_exclusive_group()
@@ -174,10 +189,28 @@ def _gif_options(args: argparse.Namespace) -> GifOptions | None:
         raise UserError(f"--gif-frames must look like START:END (e.g. 0:100, 50:), got '{args.gif_frames}'") from None
 
 
+def apply_preset(args: argparse.Namespace) -> None:
+    """Fill ``--detector``, ``--pose2d``, ``--lifter`` and ``--lift-mode`` from ``--preset``
+    where they were not given, and say which models were chosen, why, and how to change them."""
+    preset, why = resolve_preset(args.preset, pick_device(args.device).type == "cuda")
+    chosen = []
+    for flag, attr, value in (("--detector", "detector", preset.detector), ("--pose2d", "pose2d", preset.pose2d),
+                              ("--lifter", "lifter", preset.lifter), ("--lift-mode", "lift_mode", preset.lift_mode)):
+        given = getattr(args, attr) is not None or (attr == "lifter" and args.checkpoint is not None)
+        if not given:
+            setattr(args, attr, value)
+        chosen.append(f"{flag.lstrip('-')} {getattr(args, attr) if attr != 'lifter' or not args.checkpoint else args.checkpoint}"
+                      f"{' (given)' if given else ''}")  # fmt: skip
+    others = "|".join(n for n in PRESET_NAMES if n not in ("auto", preset.name))
+    log.info("models: preset %s (%s): %s; change with --preset %s or the flags themselves",
+             preset.name, why, ", ".join(chosen), others)  # fmt: skip
+
+
 def options_from_args(args: argparse.Namespace) -> PipelineOptions:
-    """Turn parsed options into :class:`PipelineOptions`, logging the defaults that were filled in."""
+    """Turn parsed options into :class:`PipelineOptions` (the preset filling in the models)."""
     if args.checkpoint is not None and not args.checkpoint.is_file():
         raise UserError(f"--checkpoint {args.checkpoint} does not exist")
+    apply_preset(args)
     lifter = str(args.checkpoint) if args.checkpoint else args.lifter
     classes = tuple(c.strip() for c in args.person_classes.split(",") if c.strip())
     if not classes:
@@ -189,6 +222,7 @@ def options_from_args(args: argparse.Namespace) -> PipelineOptions:
             pose_model=args.pose2d,
             pose_input_size=tuple(args.pose2d_size) if args.pose2d_size else None,
             pose_normalization=args.pose2d_norm,
+            flip_test=args.flip_test,
         )
         render = RenderConfig(min_score=args.min_score, layout=args.layout, keypoints_2d=args.draw_2d)
     except ValueError as e:
@@ -211,13 +245,11 @@ def options_from_args(args: argparse.Namespace) -> PipelineOptions:
         device=args.device,
         threads=args.threads,
         precision=args.precision,
+        backend=args.backend,
         overwrite=args.overwrite,
         download=not args.no_download,
         progress=not args.quiet,
     )
-    for what, value, default in (("lifter", lifter, DEFAULT_LIFTER), ("detector", args.detector, DEFAULT_DETECTOR),
-                                 ("2D model", args.pose2d, DEFAULT_POSE2D)):  # fmt: skip
-        log.info("%s: %s%s", what, value, " (default)" if value == default else "")
     return options
 
 
@@ -240,8 +272,10 @@ def run(args: argparse.Namespace) -> int:
 
         reports = run_on_ray(options, videos, out_dirs, cluster)
     else:
-        runtime = configure_runtime(options.device, options.threads, options.precision)
-        log.info("device: %s, %d thread(s), precision %s", runtime.device, runtime.threads, runtime.precision)
+        runtime = configure_runtime(options.device, options.threads, options.precision, options.backend)
+        log.info("device: %s, %d thread(s), precision %s, backend %s%s", runtime.device, runtime.threads,
+                 runtime.precision, runtime.backend,
+                 "" if options.backend else " (auto; --backend torch|openvino|onnxruntime to change)")  # fmt: skip
         reports = run_clips(Pipeline(options, runtime), videos, out_dirs)
     if args.profile:
         _print_profile(reports)
@@ -279,12 +313,12 @@ def _print_profile(reports: list) -> None:
 
 def download_main(argv: Sequence[str]) -> int:
     p = Parser(prog="vis.py download", description="Fetch checkpoints into the checkpoint folder.")
-    p.add_argument("names", nargs="*", help=f"checkpoint names (default: {' '.join(DEFAULT_DOWNLOADS)})")
+    p.add_argument("names", nargs="*", help=f"checkpoint names (default: {' '.join(default_downloads())}, the models of --preset auto here)")
     p.add_argument("--all", action="store_true", help="every known checkpoint")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     args = p.parse_args(argv)
     setup_logging(0, args.quiet)
-    names = list(all_entries()) if args.all else (args.names or list(DEFAULT_DOWNLOADS))
+    names = list(all_entries()) if args.all else (args.names or list(default_downloads()))
     for path in ensure_downloaded(names, progress=not args.quiet):
         print(f"ok  {path}")
     return 0

@@ -82,6 +82,8 @@ class PipelineOptions:
         device: ``auto``, ``cpu`` or ``cuda``.
         threads: torch threads; ``None``: every core the process may use.
         precision: ``auto``, ``fp32``, ``bf16`` or ``fp16`` for every model.
+        backend: ``auto``, ``torch``, ``openvino`` or ``onnxruntime`` for every model
+            (``None``: ``$POSE3D_BACKEND`` or ``auto``; see :mod:`core.backends`).
         overwrite: redo clips that are already done (and recompute their 2D).
         download: fetch missing registry weights automatically.
         progress: show progress bars.
@@ -98,6 +100,7 @@ class PipelineOptions:
     device: str = "auto"
     threads: int | None = None
     precision: str = "auto"
+    backend: str | None = None
     overwrite: bool = False
     download: bool = True
     progress: bool = True

@@ -27,11 +27,12 @@ from core.files import temp_path_beside
 from core.runtime import Runtime, configure_runtime
 from core.weights import resolve_weights
 from lifter.checkpoints import load_lifter
+from lifter.engines import LifterCalls
 from lifter.inference import LiftOptions
 from lifter.registry import LifterModel, lifter_entries
 
 from . import cache
-from .cache import ClipKey
+from .cache import ClipKey, weights_identity
 from .io.timing import StageTimes
 from .io.video import VideoInfo
 from .options import DEFAULT_LIFTER, PipelineOptions
@@ -93,12 +94,13 @@ class Pipeline:
     def __init__(self, options: PipelineOptions | None = None, runtime: Runtime | None = None) -> None:
         start = time.perf_counter()
         self.options = options = options or PipelineOptions()
-        self.runtime = runtime or configure_runtime(options.device, options.threads, options.precision)
+        self.runtime = runtime or configure_runtime(options.device, options.threads, options.precision, options.backend)
         if options.download:
             self._fetch_missing()
         self.pose2d = Pose2DStage(options.pose2d, self.runtime)
         self.renderer = SkeletonRenderer(options.render)
         self._lifter: LifterModel | None = None
+        self._lifter_calls: LifterCalls | None = None
         self.setup_seconds = time.perf_counter() - start  # charged to the first clip
 
     def _fetch_missing(self) -> None:
@@ -116,6 +118,14 @@ class Pipeline:
         if self._lifter is None:
             self._lifter = load_lifter(self.options.lifter, frames=self.options.frames, device=self.runtime.device)
         return self._lifter
+
+    @property
+    def lifter_calls(self) -> LifterCalls:
+        """The lifter on the run's backend (each entry point converted on first use)."""
+        if self._lifter_calls is None:
+            self._lifter_calls = LifterCalls(self.lifter, self.runtime.backend, threads=self.runtime.threads,
+                                             weights=weights_identity(self.lifter_path()))  # fmt: skip
+        return self._lifter_calls
 
     def lifter_path(self) -> Path:
         """The lifter's weights file (a registry name resolved in the checkpoint folder)."""
@@ -173,7 +183,7 @@ class Pipeline:
         pose2d = self.pose2d.run(video, out, reuse=not self.options.overwrite, progress=progress, info=info, times=times)
         with times.stage("lift"):
             pose3d = lift_people(pose2d, lifter, self.lift_options, self.options.motion,
-                                 lifter_name=self.options.lifter, progress=progress)  # fmt: skip
+                                 lifter_name=self.options.lifter, progress=progress, calls=self.lifter_calls)  # fmt: skip
         outputs: list[Path] = []
         if out is not None:
             clip = ClipFiles(video, out, pose3d, pose2d, self.renderer, times, progress)

@@ -8,11 +8,15 @@ import argparse
 from .inference import MODES, LiftOptions
 
 
-def add_lift_arguments(group: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
-    """Add ``--lift-mode``, ``--overlap``, ``--no-flip`` and ``--batch-size`` to a parser or group."""
-    group.add_argument("--lift-mode", choices=MODES, default="centre",
-                       help="centre: the seeds' protocol, one window per frame (default); "
-                            "seq2seq: STCFormer predicts whole windows, much faster")  # fmt: skip
+def add_lift_arguments(
+    group: argparse.ArgumentParser | argparse._ArgumentGroup, mode_default: str | None = "centre"
+) -> None:
+    """Add ``--lift-mode``, ``--overlap``, ``--no-flip`` and ``--batch-size`` to a parser or
+    group; ``mode_default`` None leaves ``--lift-mode`` to the caller (the app's presets)."""
+    group.add_argument("--lift-mode", choices=MODES, default=mode_default,
+                       help="centre: the seeds' protocol, one window per frame; "
+                            "seq2seq: STCFormer predicts whole windows, much faster"
+                            + (" (default: the preset's)" if mode_default is None else ""))  # fmt: skip
     group.add_argument("--overlap", type=int, metavar="FRAMES",
                        help="seq2seq: frames shared by consecutive lifter windows (default a third of the window)")
     group.add_argument("--no-flip", action="store_true",

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
@@ -18,6 +19,11 @@ FIXTURES = SHARED / "fixtures"
 MEDIA = SHARED / "media"
 
 os.environ.setdefault("YOLO_OFFLINE", "1")  # ultralytics must not probe the network in tests
+# Runs take PyTorch eager unless a test asks for a backend (tests/test_backends.py does, and
+# an end-to-end run with --backend auto): converting the fixture models for every run would
+# cost minutes. Converted models are shared by the whole session, as on a user's machine.
+os.environ.setdefault("POSE3D_BACKEND", "torch")
+os.environ.setdefault("POSE3D_CONVERTED", tempfile.mkdtemp(prefix="pose3d-converted-"))
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 

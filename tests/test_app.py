@@ -34,7 +34,9 @@ def model_args(yolo: Path, out: Path, *extra: str) -> list[str]:
         "--detector", str(yolo), "--det-size", "160",
         "--pose2d", str(fixture_path("hrnet_ref.pth")), "--pose2d-size", "96", "128",
         "--checkpoint", str(fixture_path("stcformer_ref.pth")), "--frames", "27",
-        "--max-people", "3", "--device", "cpu", "-q", "--out", str(out), *extra,
+        "--max-people", "3", "--device", "cpu", "-q", "--out", str(out),
+        "--preset", "seeds",  # every model is given; the preset sets the lifting mode (centre)
+        *extra,
     ]  # fmt: skip
 
 
@@ -226,9 +228,10 @@ def test_offline_first_use_names_every_missing_file(short_clips: Path, tmp_path:
     monkeypatch.setenv("POSE3D_OFFLINE", "1")
     assert main(["--video", str(short_clips / "walk_a.mp4"), "--out", str(tmp_path), "-q"]) == 1
     err = capsys.readouterr().err
+    # --preset auto on a CPU: the fast models.
     for name, where in (("stcformer-27", "https://drive.google.com/drive/folders/"),
-                        ("hrnet-w48-384x288", "https://download.openmmlab.com/"),
-                        ("yolo26l.pt", "https://github.com/ultralytics/assets/releases/download/")):  # fmt: skip
+                        ("rtmpose-m", "https://download.openmmlab.com/mmpose/v1/projects/rtmposev1/"),
+                        ("yolo26n.pt", "https://github.com/ultralytics/assets/releases/download/")):  # fmt: skip
         assert name in err and where in err
     assert str(demo.weights.all_entries()["stcformer-27"].path) in err
     assert "Traceback" not in err

@@ -67,7 +67,7 @@ class ClipWorker:
         self.info = WorkerInfo(ray.util.get_node_ip_address(), os.getpid())
         self.pipeline: Pipeline | None = None
         try:
-            runtime = configure_runtime(options.device, options.threads or cpu_share(ray), options.precision)
+            runtime = configure_runtime(options.device, options.threads or cpu_share(ray), options.precision, options.backend)
             self.pipeline = Pipeline(options, runtime)
             self.info = replace(self.info, device=str(runtime.device), threads=runtime.threads)
         except UserError as e:

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import UserError
+from core.backends import backend_version
 from core.runtime import Runtime
 from core.weights import resolve_weights
 
@@ -147,7 +148,8 @@ class Pose2DStage:
         """Settings that decide the result, precision included (it changes the numbers)."""
         return dict(self.config.settings(), precision={
             "detector": self.runtime.precision_for("detector"), "pose2d": self.runtime.precision_for("pose2d")},
-            backend=self.runtime.backend)  # results from different backends are different results
+            # Results from different backends (or versions of one) are different results.
+            backend={"name": self.runtime.backend, "version": backend_version(self.runtime.backend)})
 
     def key(self, video: Path) -> ClipKey:
         """The 2D result's cache key for ``video`` (built by :func:`demo.cache.pose2d_key`)."""

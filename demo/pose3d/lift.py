@@ -27,6 +27,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from lifter import inference
+from lifter.engines import LifterCalls
 from lifter.inference import LiftOptions
 from lifter.registry import LifterModel
 
@@ -64,6 +65,7 @@ def lift_people(
     lifter_name: str = "",
     progress: bool = True,
     chunk_rows: int = CHUNK_ROWS,
+    calls: LifterCalls | None = None,
 ) -> Pose3DResult:
     """Smooth, lift and place every track of a 2D result (see the module docstring).
 
@@ -75,6 +77,7 @@ def lift_people(
         lifter_name: registry name or checkpoint path, recorded in the result.
         progress: show a progress bar over the frames lifted.
         chunk_rows: frames lifted per call of the lifter.
+        calls: the lifter on an execution backend (default PyTorch eager).
 
     Raises:
         UserError: a focal length or field of view that is not positive.
@@ -96,7 +99,7 @@ def lift_people(
                              track_id=t.track_id, what="2D keypoints").astype(np.float32)
                 for t in tracks
             ]  # fmt: skip
-            lifted = inference.lift_tracks(keypoints, video.width, video.height, model, options)
+            lifted = inference.lift_tracks(keypoints, video.width, video.height, model, options, calls=calls)
             for t, kp, r in zip(tracks, keypoints, lifted):
                 rel = smooth_track(r.camera, t.present, fps, motion.smooth_3d, track_id=t.track_id, what="3D joints")
                 scores = np.where(t.present[:, None], t.h36m_scores, np.nan).astype(np.float32)
