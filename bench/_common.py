@@ -95,6 +95,23 @@ def write_random_hrnet(path: Path, variant: str = "hrnet-w48-384x288", width: in
     return path
 
 
+def write_random_rtmpose(path: Path, config: str = "rtmpose-m_8xb256-420e_body8-256x192.py", seed: int = 0) -> Path:
+    """A random-weight full-size RTMPose in MMPose's checkpoint layout (``{'meta', 'state_dict'}``),
+    its architecture that of ``config`` in the shared ``rtmpose_official_schemas.json``."""
+    import json
+
+    import torch
+
+    from demo.pose2d.rtmpose import RTMPose, infer_rtmpose_config
+
+    schema = json.loads((shared_dir() / "fixtures" / "rtmpose_official_schemas.json").read_text())["configs"][config]
+    shapes = {k: torch.empty(v, device="meta") for k, v in schema["state_dict"].items()}
+    torch.manual_seed(seed)
+    model = RTMPose(infer_rtmpose_config(shapes, config))
+    torch.save({"meta": {"note": f"random weights, {config}"}, "state_dict": model.state_dict()}, path)
+    return path
+
+
 def write_random_lifter(path: Path, name: str, seed: int = 0) -> Path:
     """A random-weight lifter of registry entry ``name`` in its family's official file format."""
     import torch

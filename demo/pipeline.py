@@ -224,9 +224,13 @@ class Pipeline:
         return result
 
     def _finish(self, out: Path, video: Path, key: ClipKey, result: ClipResult) -> None:
+        models = result.pose2d.models if result.pose2d else {}
+        backends = {role: models.get(role, {}).get("backend") for role in ("detector", "pose2d")}
+        backends["lifter"] = self.lifter_calls.effective_backend if self._lifter_calls else None
         cache.write_done(out, cache.done_record(
             out, video, key, result.outputs, frames=result.frames, fps=result.pose3d.fps if result.pose3d else None,
-            people=result.people, seconds=result.seconds, timings=result.timings))  # fmt: skip
+            people=result.people, seconds=result.seconds, timings=result.timings,
+            backends={k: v for k, v in backends.items() if v}))  # fmt: skip
 
 
 def _check_writable(out_dir: Path) -> None:

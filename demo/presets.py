@@ -2,7 +2,8 @@
 model, a lifter and a lifting mode. ``auto`` picks by device: a CUDA GPU gets
 ``quality``; a CPU gets ``fast``, which makes a 1-minute clip a matter of minutes rather
 than the hour the seeds' sizes take there (README, "Speed"). An explicit ``--detector``,
-``--pose2d``, ``--lifter``/``--checkpoint`` or ``--lift-mode`` replaces its part only.
+``--pose2d``, ``--lifter``/``--checkpoint``, ``--lift-mode`` or ``--flip-test`` /
+``--no-flip-test`` replaces its part only.
 """
 from __future__ import annotations
 
@@ -25,6 +26,8 @@ class Preset:
         lifter: lifter registry name.
         lift_mode: ``centre`` (the seeds' protocol) or ``seq2seq`` (STCFormer, whole windows).
         summary: one line for ``--help`` and the README.
+        flip_test: RTMPose's flip test (MMPose's protocol, twice the 2D cost): on where a
+            GPU makes it cheap (``quality``), off on the CPU presets (README, "2D models").
     """
 
     name: str
@@ -33,6 +36,7 @@ class Preset:
     lifter: str
     lift_mode: str
     summary: str
+    flip_test: bool = False
 
 
 PRESETS: dict[str, Preset] = {
@@ -43,7 +47,8 @@ PRESETS: dict[str, Preset] = {
         Preset("balanced", "yolo26m.pt", "rtmpose-l", "stcformer-81", "seq2seq",
                "a mid-size YOLO26, RTMPose-l 256x192, STCFormer-81 whole windows"),
         Preset("quality", "yolo26l.pt", "rtmpose-l-384x288", "stcformer-81", "centre",
-               "the GPU default: YOLO26-l, RTMPose-l 384x288, STCFormer-81 one window per frame"),
+               "the GPU default: YOLO26-l, RTMPose-l 384x288 with the flip test, STCFormer-81 one window per frame",
+               flip_test=True),
         Preset("seeds", "yolo26l.pt", "hrnet-w48-384x288", "stcformer-27", "centre",
                "the seeds' sizes: a large YOLO, HRNet-W48 384x288, STCFormer-27 one window per frame"),
     )

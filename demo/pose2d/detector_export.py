@@ -19,6 +19,7 @@ import io
 import logging
 import shutil
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -111,8 +112,9 @@ class ExportedDetector:
         else:
             shutil.copyfile(weights, source)  # the export lands beside its input
             model = YOLO(str(source), task="detect")
-        try:
-            with contextlib.redirect_stdout(io.StringIO()):  # the exporter prints its own summary
+        try:  # the exporter prints its own summary and the tracer's deprecation notes
+            with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
                 model.export(format=fmt, imgsz=self.shape, batch=1, dynamic=False, half=False, device="cpu",
                              verbose=False, **({"simplify": False} if fmt == "onnx" else {}))  # fmt: skip
         finally:
