@@ -17,6 +17,8 @@ equal PyTorch's on the shared fixtures to 1e-4.
 """
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import warnings
 from dataclasses import dataclass
@@ -165,7 +167,10 @@ def _build_onnx(module: torch.nn.Module, spec: ExportSpec, folder: Path) -> None
     inputs = [f"input{i}" for i in range(len(spec.examples))]
     outputs = [f"output{i}" for i in range(spec.outputs)]
     # The tracer cannot record inference-mode tensors (callers may be inside inference_mode).
-    with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
+    # stdout: torch 2.14's exporter prints the whole graph when it fails (the failure itself
+    # is reported once, as a warning, by compile_module).
+    with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings(), \
+            contextlib.redirect_stdout(io.StringIO()):
         warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation and tracer notes
         examples = tuple(e.clone() for e in spec.examples)
         torch.onnx.export(
