@@ -16,7 +16,10 @@ GIF case: ``--gif-minutes`` of a 480 px, 10 fps GIF through :class:`demo.render.
 
 Real case (``--real-minutes``): the shared street clip looped to that length, through
 the whole command (``vis.py --no-video``) with light models (a random YOLO26n at 320 px,
-the HRNet and STCFormer fixtures), peak RSS of the run.
+the HRNet and STCFormer fixtures, at most 6 people), peak RSS of the run. The rest is the
+defaults: ``--preset auto`` (on a CPU: STCFormer in seq2seq mode) and ``--backend auto``
+(OpenVINO on an x86 CPU); on the seeds' centre protocol with PyTorch eager the same run
+took over an hour of CPU time here and was stopped.
 
 The same script runs against an older checkout (``--tree PATH``): its dense result layout
 (tracks x frames) is detected and fed the same synthetic tracks, for before/after.

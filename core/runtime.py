@@ -162,6 +162,9 @@ def configure_runtime(
     torch_device = pick_device(device)
     runtime = Runtime(torch_device, threads or available_cores(), resolve_precision(precision, torch_device), precision,
                       resolve_backend(backend or default_backend(), torch_device))  # fmt: skip
+    if precision in ("bf16", "fp16") and runtime.backend != "torch":
+        log.warning("--precision %s applies to PyTorch; on %s the models run in fp32 (--backend torch for %s)",
+                    precision, runtime.backend, precision)  # fmt: skip
     runtime.assert_threads()
     if torch_device.type == "cuda":
         torch.backends.cudnn.benchmark = True

@@ -176,6 +176,7 @@ class Pipeline:
                 log.warning("%s: redoing %s (%s)", video.name, out, reason if reason else "--overwrite")
         with times.stage("setup"):
             lifter = self.lifter  # a wrong checkpoint fails now, not after the 2D stage
+            self.lifter_calls.prepare(self.lift_options.mode)  # converted once, before any clip work
         if out is not None:
             _check_writable(out)
             cache.clear_done(out)  # from here on the folder is not finished

@@ -37,7 +37,6 @@ from dataclasses import dataclass, replace
 from typing import Literal, get_args
 
 import numpy as np
-from scipy.signal import savgol_filter
 
 from core.errors import UserError
 from core.gaps import interpolate_gaps, present_runs
@@ -244,6 +243,7 @@ def smooth_track(
 def _filter(block: np.ndarray, fps: float, config: SmoothingConfig) -> np.ndarray:
     """One run, ``(L, ...)`` float64 without NaN."""
     if config.method == "savgol":
+        from scipy.signal import savgol_filter  # imported here: scipy.signal takes 1 s to import
         return savgol_filter(block, config.window_frames(fps), config.polyorder, axis=0, mode="interp")
     forward = one_euro(block, fps, config.min_cutoff, config.beta, config.d_cutoff)
     if config.zero_phase:

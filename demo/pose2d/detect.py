@@ -179,6 +179,12 @@ class PersonDetector:
             return "torch"
         return self.runtime.backend
 
+    def prepare(self, size: tuple[int, int]) -> None:
+        """Export (or load the cached export) for frames of ``size`` (h, w) now, so the
+        first frames' detection time is not the export's (the tracking pass calls it)."""
+        if self.runtime.backend != "torch":
+            self._export_for(np.empty((*size, 3), np.uint8))
+
     def _export_for(self, frame: np.ndarray) -> ExportedDetector | None:
         size = frame.shape[:2]
         if size not in self._exports:
@@ -200,11 +206,10 @@ class PersonDetector:
         """People in each of ``frames`` (``(H, W, 3)`` uint8 BGR), one :class:`Detections` per frame."""
         out: list[Detections] = []
         c = self.config
-        if self.runtime.backend != "torch" and len(frames) and (exported := self._export_for(frames[0])) is not None:
-            results = [self._predict_exported(exported, f) if f.shape[:2] == frames[0].shape[:2] else None
-                       for f in frames]  # fmt: skip
-            if all(r is not None for r in results):
-                return [self._detections(r) for r in results]
+        if self.runtime.backend != "torch":
+            exports = [self._export_for(f) for f in frames]  # one per frame size (a clip has one)
+            if all(e is not None for e in exports):
+                return [self._detections(self._predict_exported(e, f)) for e, f in zip(exports, frames)]
         # fp16 is Ultralytics' own half mode; bf16 has no such switch, so autocast it.
         bf16 = self.runtime.autocast() if self.precision == "bf16" else contextlib.nullcontext()
         for first in range(0, len(frames), self.batch_size):

@@ -52,6 +52,9 @@ def find_people(
     bar = tqdm(total=info.num_frames or None, unit="frame", desc="detect+track", disable=not progress, leave=False)
     with Prefetch(read_frames(video), depth=2 * detector.batch_size + 2, name="decode-detect") as frames, bar:
         for chunk in batched(iter(frames), detector.batch_size):
+            if not detections:
+                with times.stage("setup"):  # an exported detector is made for the clip's frame size
+                    detector.prepare(chunk[0].shape[:2])
             with times.stage("detect"):
                 found = []
                 for dets in detector(chunk):
