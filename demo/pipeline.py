@@ -123,7 +123,7 @@ class Pipeline:
     def lifter_calls(self) -> LifterCalls:
         """The lifter on the run's backend (each entry point converted on first use)."""
         if self._lifter_calls is None:
-            self._lifter_calls = LifterCalls(self.lifter, self.runtime.backend, threads=self.runtime.threads,
+            self._lifter_calls = LifterCalls(self.lifter, self.runtime.backend_for("lifter"), threads=self.runtime.threads,
                                              weights=weights_identity(self.lifter_path()))  # fmt: skip
         return self._lifter_calls
 
@@ -137,7 +137,8 @@ class Pipeline:
 
     def key(self, video: Path) -> ClipKey:
         """Everything the clip's outputs depend on (built by :func:`demo.cache.clip_key`)."""
-        return cache.clip_key(self.pose2d.key(video), self.options, self.lifter_path(), self.lift_options)
+        return cache.clip_key(self.pose2d.key(video), self.options, self.lifter_path(), self.lift_options,
+                              self.runtime.backend_for("lifter"))  # fmt: skip
 
     def process(self, video: str | Path, out_dir: str | Path | None = None, *,
                 present: set[str] | None = None) -> ClipResult:  # fmt: skip

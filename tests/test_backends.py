@@ -706,7 +706,10 @@ def test_rtmpose_on_openvino_end_to_end_owns_its_threads_and_flips(short_clips: 
         assert record["models"]["pose2d"]["backend"] == record["models"]["detector"]["backend"] == "openvino"
         assert record["key"]["settings"]["pose2d"]["flip_test"] is flip
         done = json.loads((out / "walk_a" / "done.json").read_text())
-        assert done["key"]["settings"]["pose2d"]["backend"]["name"] == "openvino"
+        assert done["key"]["settings"]["pose2d"]["backend"]["pose2d"]["name"] == "openvino"
+        assert done["key"]["settings"]["pose2d"]["backend"]["detector"]["name"] == "openvino"
+        assert done["key"]["settings"]["lift"]["backend"]["name"] == "openvino"  # asked for: not auto's PyTorch
+        assert done["backends"] == {"detector": "openvino", "pose2d": "openvino", "lifter": "openvino"}
         with np.load(out / "walk_a" / "pose2d.npz") as p2:
             present = p2["state"] > 0
             assert present.sum() > 0 and p2["coco"].shape == (len(p2["state"]), 17, 2)
@@ -722,3 +725,16 @@ def test_flip_test_with_hrnet_is_one_error_line(short_clips: Path, confident_yol
     assert main(["--video", str(short_clips / "walk_a.mp4"), *args]) == 1
     line = _one_error_line(capsys.readouterr().err)
     assert "--flip-test is implemented for RTMPose models, not for HRNet" in line
+
+
+def test_auto_keeps_the_lifters_on_pytorch_and_an_explicit_backend_takes_every_model() -> None:
+    """The lifters were measured no faster on OpenVINO (README, "Backends"): auto leaves them on
+    PyTorch; a backend named explicitly runs every model."""
+    from core.runtime import configure_runtime
+
+    auto = configure_runtime("cpu", 1, "fp32", "auto")
+    assert {m: auto.backend_for(m) for m in ("detector", "pose2d", "lifter")} == {
+        "detector": "openvino", "pose2d": "openvino", "lifter": "torch"}  # fmt: skip
+    assert auto.for_model("lifter").backend == "torch" and auto.for_model("pose2d").backend == "openvino"
+    named = configure_runtime("cpu", 1, "fp32", "openvino")
+    assert {named.backend_for(m) for m in ("detector", "pose2d", "lifter")} == {"openvino"}

@@ -24,6 +24,10 @@ INSTALL: dict[str, str] = {
     "openvino": "pip install openvino==2026.4.1 onnx==1.23.2",
     "onnxruntime": "pip install onnxruntime==1.32.0 onnx==1.23.2",
 }
+#: Models that stay on PyTorch under ``--backend auto``: the per-model benchmark
+#: (``bench/bench_backends.py``, README "Backends") measured the lifters no faster on OpenVINO
+#: or ONNX Runtime (STCFormer-27 centre frame 0.84x, seq2seq 1.07x, PoseFormerV2-81 1.02x).
+TORCH_UNDER_AUTO: frozenset[str] = frozenset({"lifter"})
 _MODULES = {"openvino": ("openvino", "onnx"), "onnxruntime": ("onnxruntime", "onnx")}
 
 

@@ -175,14 +175,14 @@ class PersonDetector:
     def backend(self) -> str:
         """Where the network runs: the run's backend, or ``torch`` before / without an export."""
         done = [e for e in self._exports.values() if e is not None]
-        if self.runtime.backend == "torch" or (self._exports and not done):
+        if self.runtime.backend_for("detector") == "torch" or (self._exports and not done):
             return "torch"
-        return self.runtime.backend
+        return self.runtime.backend_for("detector")
 
     def prepare(self, size: tuple[int, int]) -> None:
         """Export (or load the cached export) for frames of ``size`` (h, w) now, so the
         first frames' detection time is not the export's (the tracking pass calls it)."""
-        if self.runtime.backend != "torch":
+        if self.runtime.backend_for("detector") != "torch":
             self._export_for(np.empty((*size, 3), np.uint8))
 
     def _export_for(self, frame: np.ndarray) -> ExportedDetector | None:
@@ -190,7 +190,7 @@ class PersonDetector:
         if size not in self._exports:
             shape = letterbox_shape(size[0], size[1], self.config.imgsz, int(max(self.model.stride)))
             self._exports[size] = export_detector(self.weights, weights_identity(self.weights),
-                                                  self.runtime.backend, shape, self.runtime)  # fmt: skip
+                                                  self.runtime.backend_for("detector"), shape, self.runtime)  # fmt: skip
         return self._exports[size]
 
     def _predict_exported(self, exported: ExportedDetector, frame: np.ndarray) -> Any:
@@ -206,7 +206,7 @@ class PersonDetector:
         """People in each of ``frames`` (``(H, W, 3)`` uint8 BGR), one :class:`Detections` per frame."""
         out: list[Detections] = []
         c = self.config
-        if self.runtime.backend != "torch":
+        if self.runtime.backend_for("detector") != "torch":
             exports = [self._export_for(f) for f in frames]  # one per frame size (a clip has one)
             if all(e is not None for e in exports):
                 return [self._detections(self._predict_exported(e, f)) for e, f in zip(exports, frames)]

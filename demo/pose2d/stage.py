@@ -129,7 +129,7 @@ class Pose2DStage:
                 batch_size=self.config.pose_batch_size,
                 precision=self.runtime.precision_for("pose2d"),
                 normalization=NORMALIZATIONS[self.config.pose_normalization],
-                backend=self.runtime.backend,
+                backend=self.runtime.backend_for("pose2d"),
                 threads=self.runtime.threads,
                 weights=weights_identity(self.pose_path),
                 flip_test=self.config.flip_test,
@@ -149,7 +149,8 @@ class Pose2DStage:
         return dict(self.config.settings(), precision={
             "detector": self.runtime.precision_for("detector"), "pose2d": self.runtime.precision_for("pose2d")},
             # Results from different backends (or versions of one) are different results.
-            backend={"name": self.runtime.backend, "version": backend_version(self.runtime.backend)})
+            backend={role: {"name": b, "version": backend_version(b)}
+                     for role in ("detector", "pose2d") if (b := self.runtime.backend_for(role))})
 
     def key(self, video: Path) -> ClipKey:
         """The 2D result's cache key for ``video`` (built by :func:`demo.cache.pose2d_key`)."""
