@@ -95,7 +95,8 @@ def bench_detector(frames: list[np.ndarray], detectors: dict[str, tuple[Path, tu
     return rows
 
 
-def crops_of(frames: list[np.ndarray], fall: Path, size: tuple[int, int], family: str, count: int) -> np.ndarray:
+def crops_of(frames: list[np.ndarray], fall: Path, size: tuple[int, int], family: str, count: int,
+             threads: int) -> np.ndarray:  # fmt: skip
     """``count`` real person crops of ``size`` (w, h) cut as ``family`` cuts them."""
     from core.runtime import configure_runtime
     from demo.pose2d import simcc
@@ -103,7 +104,7 @@ def crops_of(frames: list[np.ndarray], fall: Path, size: tuple[int, int], family
     from demo.pose2d.topdown import box_to_center_scale, crop_person
 
     detector = PersonDetector(DetectorConfig(model=str(fall), person_classes=FALL_CLASSES),
-                              configure_runtime("cpu", None, "fp32", "torch"))  # fmt: skip
+                              configure_runtime("cpu", threads, "fp32", "torch"))  # fmt: skip
     crops = []
     for frame, found in zip(frames, detector(frames)):
         boxes = found.xyxy[found.conf > 0.3]
@@ -119,6 +120,8 @@ def crops_of(frames: list[np.ndarray], fall: Path, size: tuple[int, int], family
 
 
 def bench_pose2d(frames: list[np.ndarray], fall: Path, tmp: Path, batch: int, threads: int, repeats: int) -> list[dict]:
+    import torch
+
     from core.files import sha256_of
     from demo.pose2d.models import load_pose2d
     from demo.pose2d.topdown import TopDownEstimator
@@ -132,12 +135,16 @@ def bench_pose2d(frames: list[np.ndarray], fall: Path, tmp: Path, batch: int, th
     for name, path in files.items():
         model, config = load_pose2d(path)
         family = "hrnet" if name.startswith("HRNet") else "rtmpose"
-        crops = crops_of(frames, fall, config.input_size, family, batch)
+        crops = crops_of(frames, fall, config.input_size, family, batch, threads)
+        # PyTorch's threads: Ultralytics' import sets OMP_NUM_THREADS=1 and its calls change
+        # torch's count; every backend runs with the same number.
+        torch.set_num_threads(threads)
         ref = None
         for backend in BACKENDS:
             t = time.perf_counter()
             est = TopDownEstimator(model, config, backend=backend, threads=threads, weights=sha256_of(path), batch_size=batch)
             setup = time.perf_counter() - t
+            assert torch.get_num_threads() == threads
             seconds, out = timed(lambda: est.outputs(crops), repeats)
             row = {"model": name, "backend": est.backend, "ms_per_item": seconds / len(crops) * 1e3, "item": "crop",
                    "setup_s": setup, "batch": len(crops)}  # fmt: skip
