@@ -20,7 +20,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from core.checkpoint_io import check_state_dict, read_checkpoint, unwrap_state_dict
+from core.checkpoint_io import build_with_weights, read_checkpoint, unwrap_state_dict
 from core.errors import CheckpointError
 from lifter.checkpoints import lifter_family
 
@@ -396,13 +396,7 @@ def load_hrnet(
     """
     sd, layout = hrnet_state_dict(read_checkpoint(path) if checkpoint is None else checkpoint, path)
     config = infer_hrnet_config(sd, path, input_size)
-    # Built on the meta device and given the file's tensors: no time spent on a random
-    # initialisation that would be overwritten (0.7 s for W48 on a CPU).
-    with torch.device("meta"):
-        model = HRNet(config)
-    check_state_dict(model, sd, path, f"{config.name} ({layout} layout)")
-    sd = {k: v.float() if v.is_floating_point() else v for k, v in sd.items()}
-    model.load_state_dict(sd, strict=True, assign=True)
+    model = build_with_weights(lambda: HRNet(config), sd, path, f"{config.name} ({layout} layout)")
     log.info("loaded %s from %s (%s layout)", config.name, path, layout)
     return model.to(device).eval(), config
 

@@ -38,7 +38,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from core.checkpoint_io import check_state_dict, read_checkpoint, unwrap_state_dict
+from core.checkpoint_io import build_with_weights, read_checkpoint, unwrap_state_dict
 from core.errors import CheckpointError
 from lifter.checkpoints import lifter_family
 
@@ -506,11 +506,7 @@ def load_rtmpose(
     """
     sd = rtmpose_state_dict(read_checkpoint(path) if checkpoint is None else checkpoint, path)
     config = infer_rtmpose_config(sd, path)
-    with torch.device("meta"):
-        model = RTMPose(config)
-    check_state_dict(model, sd, path, config.name)
-    sd = {k: v.float() if v.is_floating_point() else v for k, v in sd.items()}
-    model.load_state_dict(sd, strict=True, assign=True)
+    model = build_with_weights(lambda: RTMPose(config), sd, path, config.name)
     log.info("loaded %s from %s", config.name, path)
     return model.to(device).eval(), config
 
