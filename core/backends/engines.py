@@ -157,10 +157,15 @@ def _build_openvino(module: torch.nn.Module, spec: ExportSpec, folder: Path) -> 
     onnx_file.unlink()
 
 
-def _load_openvino(folder: Path, threads: int) -> OpenVINOEngine:
+def openvino_compiled(xml: Path, threads: int) -> Any:
+    """An OpenVINO IR compiled for the CPU with ``threads`` and f32 precision."""
     config = {"INFERENCE_NUM_THREADS": threads, "PERFORMANCE_HINT": "LATENCY", "NUM_STREAMS": 1,
               "INFERENCE_PRECISION_HINT": "f32"}  # fmt: skip
-    return OpenVINOEngine(_ov_core().compile_model(str(folder / "model.xml"), "CPU", config))
+    return _ov_core().compile_model(str(xml), "CPU", config)
+
+
+def _load_openvino(folder: Path, threads: int) -> OpenVINOEngine:
+    return OpenVINOEngine(openvino_compiled(folder / "model.xml", threads))
 
 
 def _build_onnx(module: torch.nn.Module, spec: ExportSpec, folder: Path) -> None:
@@ -185,7 +190,8 @@ def _build_onnx(module: torch.nn.Module, spec: ExportSpec, folder: Path) -> None
         )
 
 
-def _load_onnx(folder: Path, threads: int) -> OnnxRuntimeEngine:
+def onnxruntime_session(model: Path, threads: int) -> Any:
+    """An ONNX Runtime CPU session with ``threads`` intra-op threads and no spin-waiting."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -193,7 +199,11 @@ def _load_onnx(folder: Path, threads: int) -> OnnxRuntimeEngine:
     options.inter_op_num_threads = 1
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.log_severity_level = 3
-    return OnnxRuntimeEngine(ort.InferenceSession(str(folder / "model.onnx"), options, providers=["CPUExecutionProvider"]))
+    return ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
+
+
+def _load_onnx(folder: Path, threads: int) -> OnnxRuntimeEngine:
+    return OnnxRuntimeEngine(onnxruntime_session(folder / "model.onnx", threads))
 
 
 _BUILD = {"openvino": (_build_openvino, _load_openvino), "onnxruntime": (_build_onnx, _load_onnx)}

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from core.backends import ConversionCache, backend_version, conversion_cache
-from core.backends.engines import UNREPEATABLE
+from core.backends.engines import UNREPEATABLE, onnxruntime_session, openvino_compiled
 from core.errors import brief
 from core.runtime import Runtime
 
@@ -48,21 +48,9 @@ def own_threads(yolo: Any, backend: str, model_path: Path, threads: int) -> None
     """Rebuild the exported model's runtime inside ``yolo``'s predictor with ``threads``."""
     runner = yolo.predictor.model.backend
     if backend == "openvino":
-        from core.backends.engines import _ov_core
-
-        xml = next(model_path.glob("*.xml"))
-        config = {"INFERENCE_NUM_THREADS": threads, "PERFORMANCE_HINT": "LATENCY", "NUM_STREAMS": 1,
-                  "INFERENCE_PRECISION_HINT": "f32"}  # fmt: skip
-        runner.ov_compiled_model = _ov_core().compile_model(str(xml), "CPU", config)
+        runner.ov_compiled_model = openvino_compiled(next(model_path.glob("*.xml")), threads)
     else:
-        import onnxruntime as ort
-
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        options.log_severity_level = 3
-        runner.session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
+        runner.session = onnxruntime_session(model_path, threads)
 
 
 def runtime_threads(yolo: Any) -> int:
